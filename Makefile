@@ -1,0 +1,53 @@
+# The two commands of the README are `make run` and `make test`; everything
+# they need is installed here, from the project's own files.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8082
+
+.PHONY: setup run serve test test-sqlite test-postgres lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# A per-checkout secret key, generated once, read by settings.py from .env.
+.env:
+	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50))" > $@
+	@echo "wrote .env with a generated SECRET_KEY"
+
+setup: $(VENV)/.installed .env
+	@mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+
+run: setup
+	$(BIN)/python examples/demo.py --host $(HOST) --port $(PORT)
+
+serve: setup
+	$(BIN)/daphne -b $(HOST) -p $(PORT) pipelines_project.asgi:application
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(VENV)/.installed .env
+	@mkdir -p var
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup
+	$(BIN)/python bench/scheduler_bench.py
+
+clean:
+	rm -rf $(VENV) var

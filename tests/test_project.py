@@ -1,0 +1,84 @@
+"""The project wiring: settings from the environment, apps, ASGI routing."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_apps_are_installed():
+    for label in ("scheduler", "history", "visualiser", "workers"):
+        assert apps.is_installed(label), label
+
+
+def test_database_comes_from_environment():
+    engine = settings.DATABASES["default"]["ENGINE"]
+    assert engine in ("django.db.backends.sqlite3", "django.db.backends.postgresql")
+
+
+def _settings_in_subprocess(env: dict[str, str], expr: str) -> subprocess.CompletedProcess:
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='pipelines_project.settings';"
+        f"django.setup(); from django.conf import settings; print({expr})"
+    )
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT / "var")}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT / "var",
+        env={**base, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_secret_key_required_without_debug(tmp_path):
+    result = _settings_in_subprocess({"DEBUG": "false", "SECRET_KEY": ""}, "settings.SECRET_KEY")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_has_development_secret_key():
+    result = _settings_in_subprocess({"DEBUG": "true", "SECRET_KEY": ""}, "settings.SECRET_KEY")
+    assert result.returncode == 0, result.stderr
+    assert "django-insecure" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "backend"),
+    [("", "InMemoryChannelLayer"), ("redis://127.0.0.1:6379/0", "RedisChannelLayer")],
+)
+def test_channel_layer_follows_redis_url(redis_url, backend):
+    result = _settings_in_subprocess(
+        {"DEBUG": "true", "REDIS_URL": redis_url},
+        "settings.CHANNEL_LAYERS['default']['BACKEND']",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(backend)
+
+
+def test_scheduler_options_from_environment():
+    result = _settings_in_subprocess(
+        {"DEBUG": "true", "SCHEDULER_RETRY_DELAY": "5", "SCHEDULER_PAUSE_ENABLED": "false"},
+        "__import__('scheduler.conf').conf.get_config()",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "retry_delay=5.0" in result.stdout
+    assert "pause_enabled=False" in result.stdout
+
+
+def test_sqlite_default_lives_in_var_folder():
+    result = _settings_in_subprocess({"DEBUG": "true"}, "settings.DATABASES['default']['NAME']")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(ROOT / "var" / "pipelines.sqlite3")
+
+
+def test_asgi_routes_http_and_websocket():
+    from pipelines_project.asgi import application
+
+    assert set(application.application_mapping) == {"http", "websocket"}
