@@ -85,7 +85,9 @@ def _parse_resources(text: str) -> dict[str, int]:
 
 def build_config() -> SchedulerConfig:
     file_options = luigi_config.section("scheduler")
-    overrides = {luigi_config.normalise(k): v for k, v in getattr(settings, "SCHEDULER", {}).items()}
+    overrides = {
+        luigi_config.normalise(k): v for k, v in getattr(settings, "SCHEDULER", {}).items()
+    }
     kinds = {f.name: f.type for f in fields(SchedulerConfig)}
     type_map = {"float": float, "int": int, "bool": bool}
     values: dict[str, Any] = {}

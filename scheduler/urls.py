@@ -1,1 +1,9 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+app_name = "scheduler"
+
+urlpatterns = [
+    path("api/<str:method>", views.api, name="api"),
+]

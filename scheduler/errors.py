@@ -1,0 +1,25 @@
+"""The scheduler's errors; scheduler.views maps them to HTTP answers."""
+
+
+class SchedulerError(Exception):
+    """Base class: something the caller asked for cannot be done."""
+
+    status_code = 400
+
+
+class InvalidArgument(SchedulerError):
+    """An argument is missing, of the wrong type or out of range."""
+
+    def __init__(self, argument: str, message: str):
+        super().__init__(f"argument {argument!r}: {message}")
+        self.argument = argument
+
+
+class UnknownMethod(SchedulerError):
+    status_code = 404
+
+
+class SchedulerUnavailable(SchedulerError):
+    """The database is unreachable or too busy; the caller should retry."""
+
+    status_code = 503

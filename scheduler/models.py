@@ -1,0 +1,235 @@
+"""The scheduler's state. The database is the one source of truth: nothing about
+tasks, workers or resources lives only in a server process's memory.
+
+Times are floats, seconds since the epoch on the server's clock, as in Luigi's
+protocol (they go on the wire unchanged).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from .status import Status
+
+ID_LENGTH = 1024
+
+
+class Worker(models.Model):
+    worker_id = models.CharField(primary_key=True, max_length=ID_LENGTH)
+    info = models.JSONField(default=dict, blank=True)
+    host = models.CharField(max_length=255, null=True, blank=True)
+    started = models.FloatField()
+    last_active = models.FloatField(db_index=True)
+    last_get_work = models.FloatField(null=True, blank=True, db_index=True)
+    disabled = models.BooleanField(default=False)
+    # Queued RPC messages, handed over (and cleared) on the next ping.
+    messages = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started"]
+
+    def __str__(self) -> str:
+        return self.worker_id
+
+    @property
+    def assistant(self) -> bool:
+        return bool(self.info.get("assistant"))
+
+    @property
+    def processes(self) -> int:
+        try:
+            return int(self.info.get("workers", 1))
+        except (TypeError, ValueError):
+            return 1
+
+    @property
+    def state(self) -> str:
+        return "disabled" if self.disabled else "active"
+
+
+class Task(models.Model):
+    task_id = models.CharField(primary_key=True, max_length=ID_LENGTH)
+    family = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    # Family(k=v, ...) over the public params, sorted: shown and searched.
+    display_name = models.TextField(blank=True, default="")
+    module = models.CharField(max_length=255, null=True, blank=True)
+    # Every parameter a worker sent (hidden and insignificant ones included).
+    params = models.JSONField(default=dict, blank=True)
+    param_visibilities = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    priority = models.FloatField(default=0)
+    resources = models.JSONField(default=dict, blank=True)
+    has_resources = models.BooleanField(default=False)
+    resources_running = models.JSONField(null=True, blank=True)
+    worker_running = models.CharField(max_length=ID_LENGTH, null=True, blank=True)
+    time_running = models.FloatField(null=True, blank=True)
+    # When the scheduler first saw the task (Luigi's `time`, shown as start_time).
+    time = models.FloatField()
+    # Last status change.
+    updated = models.FloatField()
+    # When a FAILED task becomes PENDING again.
+    retry_at = models.FloatField(null=True, blank=True)
+    # When an orphaned task (no stakeholders) may be deleted.
+    remove_at = models.FloatField(null=True, blank=True)
+    expl = models.TextField(null=True, blank=True)
+    status_message = models.TextField(null=True, blank=True)
+    progress_percentage = models.FloatField(null=True, blank=True)
+    tracking_url = models.TextField(null=True, blank=True)
+    accepts_messages = models.BooleanField(default=False)
+    batchable = models.BooleanField(default=False)
+    batch_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    retry_policy = models.JSONField(default=dict, blank=True)
+    # Failure timestamps still inside the disable window.
+    failures = models.JSONField(default=list, blank=True)
+    first_failure_time = models.FloatField(null=True, blank=True)
+    # Set when the scheduler (not a worker) disabled the task.
+    scheduler_disable_time = models.FloatField(null=True, blank=True)
+    runnable = models.BooleanField(default=False)
+    # Dependencies that are missing or not DONE; 0 means the task may be scheduled.
+    unmet_deps = models.IntegerField(default=0)
+    message_responses = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            # get_work: ready PENDING tasks, highest priority first, then oldest.
+            models.Index(
+                "unmet_deps",
+                models.F("priority").desc(),
+                "time",
+                name="task_ready_rank",
+                condition=Q(status=Status.PENDING),
+            ),
+            models.Index(fields=["status", "updated"], name="task_status_updated"),
+            models.Index(
+                fields=["worker_running"],
+                name="task_worker_running",
+                condition=Q(status__in=[Status.RUNNING, Status.BATCH_RUNNING]),
+            ),
+            models.Index(
+                fields=["remove_at"], name="task_remove_at", condition=Q(remove_at__isnull=False)
+            ),
+            models.Index(
+                fields=["retry_at"], name="task_retry_at", condition=Q(status=Status.FAILED)
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(unmet_deps__gte=0), name="task_unmet_deps_gte_0"),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="task_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.task_id
+
+    @property
+    def public_params(self) -> dict:
+        vis = self.param_visibilities or {}
+        return {k: v for k, v in (self.params or {}).items() if vis.get(k, 0) == 0}
+
+    def pretty_id(self) -> str:
+        params = self.public_params
+        inner = ", ".join(f"{k}={params[k]}" for k in sorted(params))
+        return f"{self.family}({inner})"
+
+    @property
+    def re_enable_able(self) -> bool:
+        return self.status == Status.DISABLED and self.scheduler_disable_time is not None
+
+
+class Dependency(models.Model):
+    """An edge: `task` requires `dep_id` (which may not be registered yet)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dep_edges")
+    dep_id = models.CharField(max_length=ID_LENGTH)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "dep_id"], name="dependency_unique"),
+        ]
+        indexes = [models.Index(fields=["dep_id"], name="dependency_dep_id")]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} -> {self.dep_id}"
+
+
+class Stakeholder(models.Model):
+    """A worker that cares about a task; a task with stakeholders is never pruned."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="stakeholder_links")
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="stakes")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "worker"], name="stakeholder_unique"),
+        ]
+        indexes = [models.Index(fields=["worker"], name="stakeholder_worker")]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} cares about {self.task_id}"
+
+
+class RunnableBy(models.Model):
+    """A worker allowed to run a task (Luigi's task.workers and the worker's task set).
+
+    The auto id keeps Luigi's insertion order of task.workers.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="runnable_links")
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="runnable_links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "worker"], name="runnable_unique"),
+        ]
+        indexes = [models.Index(fields=["worker", "task"], name="runnable_worker_task")]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} may run {self.task_id}"
+
+
+class Batcher(models.Model):
+    """A worker's batching settings for a task family (add_task_batcher)."""
+
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="batchers")
+    family = models.CharField(max_length=255)
+    batched_args = models.JSONField(default=list)
+    # None means unlimited (Luigi's Infinity).
+    max_batch_size = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "family"], name="batcher_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id}: {self.family}"
+
+
+class Resource(models.Model):
+    """A resource capacity set at run time; overrides the configured one."""
+
+    name = models.CharField(primary_key=True, max_length=255)
+    amount = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="resource_amount_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.amount}"
+
+
+class SchedulerFlag(models.Model):
+    """Small global state: the pause flag, the time of the last maintenance pass,
+    and a row that serialises resource-aware claims on PostgreSQL."""
+
+    name = models.CharField(primary_key=True, max_length=64)
+    value = models.JSONField(default=None, null=True)
+
+    PAUSED = "paused"
+    LAST_PRUNE = "last_prune"
+    RESOURCE_LOCK = "resource_lock"
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value!r}"

@@ -1,0 +1,95 @@
+"""Luigi's RPC methods: the explicit registry from method name to service call.
+
+Used by the HTTP view (/api/<method>) and by the in-process client of our own
+workers, so both transports behave the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import service
+from .errors import UnknownMethod
+from .models import SchedulerFlag
+from .service.base import Ctx
+from .service.maintenance import prune_if_due
+from .service.registry import flag
+
+# Methods before which the maintenance pass runs if it is due (luigid prunes on a
+# timer and before its read methods; with no timer, workers' calls drive it).
+_PRUNE_FIRST = {
+    "get_work",
+    "ping",
+    "task_list",
+    "dep_graph",
+    "inverse_dep_graph",
+    "graph",
+    "task_search",
+    "worker_list",
+    "resource_list",
+}
+
+METHODS: dict[str, Callable[..., Any]] = {
+    name: getattr(service, name)
+    for name in (
+        "add_task",
+        "add_task_batcher",
+        "add_worker",
+        "announce_scheduling_failure",
+        "get_work",
+        "count_pending",
+        "ping",
+        "set_task_status_message",
+        "get_task_status_message",
+        "set_task_progress_percentage",
+        "get_task_progress_percentage",
+        "decrease_running_task_resources",
+        "get_running_task_resources",
+        "report_task_statistics",
+        "add_scheduler_message_response",
+        "send_scheduler_message",
+        "get_scheduler_message_response",
+        "task_list",
+        "dep_graph",
+        "inverse_dep_graph",
+        "graph",
+        "task_search",
+        "fetch_error",
+        "worker_list",
+        "resource_list",
+        "re_enable_task",
+        "forgive_failures",
+        "mark_as_done",
+        "disable_worker",
+        "set_worker_processes",
+        "has_task_history",
+        "is_pause_enabled",
+        "is_paused",
+        "pause",
+        "unpause",
+        "update_resource",
+        "update_resources",
+        "prune",
+    )
+}
+
+# Keys a remote caller may not set: the call context and the operator identity.
+_RESERVED = {"ctx", "user"}
+
+
+def maybe_prune(ctx: Ctx) -> None:
+    last = flag(SchedulerFlag.LAST_PRUNE, 0) or 0
+    if ctx.now - float(last) >= ctx.config.prune_interval:
+        prune_if_due(Ctx.make(now=ctx.now, config=ctx.config))
+
+
+def call(method: str, arguments: dict[str, Any], ctx: Ctx | None = None) -> Any:
+    func = METHODS.get(method)
+    if func is None:
+        raise UnknownMethod(f"unknown scheduler method {method!r}")
+    ctx = ctx or Ctx.make()
+    if method in _PRUNE_FIRST:
+        maybe_prune(ctx)
+    kwargs = {k: v for k, v in arguments.items() if k not in _RESERVED and k.isidentifier()}
+    return func(ctx, **kwargs)

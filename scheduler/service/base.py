@@ -1,0 +1,162 @@
+"""Shared pieces of the scheduler service: the call context, locking, transactions."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.db import OperationalError, connection, transaction
+
+from ..conf import SchedulerConfig, get_config
+from ..errors import InvalidArgument, SchedulerUnavailable
+from ..models import Task
+
+logger = logging.getLogger("scheduler")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Ctx:
+    """One scheduler operation: the clock reading and the configuration it runs with."""
+
+    now: float
+    config: SchedulerConfig
+    changes: list[StatusChange] = field(default_factory=list)
+
+    @classmethod
+    def make(cls, now: float | None = None, config: SchedulerConfig | None = None) -> Ctx:
+        return cls(now=time.time() if now is None else now, config=config or get_config())
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    task_id: str
+    family: str
+    old_status: str
+    new_status: str
+    at: float
+    cause: str
+    worker: str | None = None
+    host: str | None = None
+    user: str | None = None
+    params: dict | None = None
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+_RETRYABLE_PG = ("deadlock detected", "could not serialize access")
+
+
+def operation(func: F) -> F:
+    """Run a service function as one transaction; retry it on PostgreSQL deadlocks and
+    serialisation failures; turn a lost or locked database into SchedulerUnavailable."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        attempts = 5
+        for attempt in range(1, attempts + 1):
+            try:
+                with transaction.atomic():
+                    return func(*args, **kwargs)
+            except OperationalError as exc:
+                text = str(exc).lower()
+                nested = connection.in_atomic_block
+                if any(s in text for s in _RETRYABLE_PG) and attempt < attempts and not nested:
+                    ctx = args[0] if args and isinstance(args[0], Ctx) else None
+                    if ctx is not None:
+                        ctx.changes.clear()
+                    time.sleep(0.005 * attempt)
+                    continue
+                if "database is locked" in text or "connection" in text or "terminat" in text:
+                    raise SchedulerUnavailable(f"database unavailable: {exc}") from exc
+                raise
+        raise AssertionError("unreachable")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def lock_task(task_id: str) -> Task | None:
+    """The task row, locked for this transaction (SQLite's IMMEDIATE transactions
+    already serialise writers)."""
+    return Task.objects.select_for_update().filter(pk=task_id).first()
+
+
+def lock_for_share(task_ids: Iterable[str]) -> dict[str, str]:
+    """Statuses of these tasks, held against concurrent status changes until commit."""
+    ids = list(task_ids)
+    if not ids:
+        return {}
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT task_id, status FROM {Task._meta.db_table} "
+                "WHERE task_id = ANY(%s) ORDER BY task_id FOR SHARE",
+                [ids],
+            )
+            return dict(cursor.fetchall())
+    return dict(Task.objects.filter(pk__in=ids).values_list("task_id", "status"))
+
+
+def require_str(name: str, value: Any, *, allow_none: bool = False) -> str | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InvalidArgument(name, "a non-empty string is required")
+    if len(value) > 1024:
+        raise InvalidArgument(name, "longer than 1024 characters")
+    if "\x00" in value:
+        raise InvalidArgument(name, "contains a NUL character")
+    return value
+
+
+def optional_str_list(name: str, value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidArgument(name, "a list of task id strings is required")
+    for v in value:
+        require_str(name, v)
+    return list(dict.fromkeys(value))
+
+
+def optional_dict(name: str, value: Any) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidArgument(name, "an object is required")
+    return value
+
+
+def number(name: str, value: Any, *, default: float = 0) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise InvalidArgument(name, "a number is required") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidArgument(name, "a finite number is required")
+    return value
+
+
+def resource_amounts(name: str, value: Any) -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidArgument(name, "an object of resource name to integer amount is required")
+    result = {}
+    for key, amount in value.items():
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount != amount:
+            raise InvalidArgument(name, f"amount of resource {key!r} must be a number")
+        if amount in (float("inf"), float("-inf")):
+            raise InvalidArgument(name, f"amount of resource {key!r} must be finite")
+        result[str(key)] = int(amount) if float(amount).is_integer() else amount
+    return result

@@ -1,0 +1,110 @@
+"""The maintenance pass (spec §4.2): dead workers, dead runners, orphans,
+automatic re-enable, retries, deletion.
+
+luigid runs it on a 60 s timer inside its one process. Here any server process
+may run it: ``prune_if_due`` runs it lazily when ``prune_interval`` has passed,
+and only one process at a time does (the flag row is locked, others skip).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q
+
+from ..models import SchedulerFlag, Stakeholder, Task, Worker
+from ..status import Status
+from .base import Ctx, is_postgres, logger, operation
+from .transitions import re_enable, set_status, task_deleted
+
+
+def prune(ctx: Ctx) -> dict[str, int]:
+    """One maintenance pass in the caller's transaction; returns what it did."""
+    config = ctx.config
+    stats = {"workers": 0, "dead_runner": 0, "re_enabled": 0, "retried": 0, "removed": 0}
+
+    dead_workers = list(
+        Worker.objects.filter(last_active__lt=ctx.now - config.worker_disconnect_delay).values_list(
+            "worker_id", flat=True
+        )
+    )
+    if dead_workers:
+        logger.info(
+            "removing %d workers silent for %ss", len(dead_workers), config.worker_disconnect_delay
+        )
+        Worker.objects.filter(pk__in=dead_workers).delete()
+        stats["workers"] = len(dead_workers)
+
+    assistants = [
+        w.worker_id for w in Worker.objects.all().only("worker_id", "info") if w.assistant
+    ]
+    runner_is_stakeholder = Stakeholder.objects.filter(
+        task_id=OuterRef("pk"), worker_id=OuterRef("worker_running")
+    )
+    dead_runs = (
+        Task.objects.select_for_update()
+        .filter(status__in=[Status.RUNNING, Status.BATCH_RUNNING], worker_running__isnull=False)
+        .exclude(Exists(runner_is_stakeholder))
+        .exclude(worker_running__in=assistants)
+    )
+    for task in dead_runs:
+        runner = task.worker_running
+        task.worker_running = None
+        task.save(update_fields=["worker_running"])
+        set_status(ctx, task, Status.FAILED, cause="worker disconnected", worker=runner)
+        stats["dead_runner"] += 1
+
+    has_stakeholder = Stakeholder.objects.filter(task_id=OuterRef("pk"))
+    Task.objects.filter(remove_at__isnull=True).exclude(status=Status.RUNNING).exclude(
+        Exists(has_stakeholder)
+    ).update(remove_at=ctx.now + config.remove_delay)
+
+    expired = Task.objects.select_for_update().filter(
+        status=Status.DISABLED,
+        scheduler_disable_time__isnull=False,
+        scheduler_disable_time__lt=ctx.now - config.disable_persist,
+    )
+    for task in expired:
+        re_enable(ctx, task, cause="disable_persist expired")
+        stats["re_enabled"] += 1
+
+    if config.retry_delay >= 0:
+        for task in Task.objects.select_for_update().filter(
+            status=Status.FAILED, retry_at__lt=ctx.now
+        ):
+            set_status(ctx, task, Status.PENDING, cause="retry_delay passed")
+            stats["retried"] += 1
+
+    doomed = Task.objects.select_for_update().filter(
+        Q(remove_at__isnull=False) & Q(remove_at__lte=ctx.now)
+    )
+    for task in doomed:
+        task_deleted(task)
+        task.delete()
+        stats["removed"] += 1
+    if any(stats.values()):
+        logger.info("maintenance pass: %s", stats)
+    return stats
+
+
+@operation
+def prune_now(ctx: Ctx) -> dict[str, int]:
+    stats = prune(ctx)
+    SchedulerFlag.objects.update_or_create(pk=SchedulerFlag.LAST_PRUNE, defaults={"value": ctx.now})
+    return stats
+
+
+@operation
+def prune_if_due(ctx: Ctx, force: bool = False) -> bool:
+    """Run the pass if prune_interval has passed since the last one (by any process)."""
+    SchedulerFlag.objects.get_or_create(pk=SchedulerFlag.LAST_PRUNE, defaults={"value": 0})
+    rows = SchedulerFlag.objects.filter(pk=SchedulerFlag.LAST_PRUNE)
+    if is_postgres():
+        rows = rows.select_for_update(skip_locked=True)
+    row = rows.first()
+    if row is None:
+        return False  # another process is pruning right now
+    if not force and ctx.now - float(row.value or 0) < ctx.config.prune_interval:
+        return False
+    prune(ctx)
+    row.value = ctx.now
+    row.save(update_fields=["value"])
+    return True

@@ -1,0 +1,375 @@
+"""Task registration and reports from running tasks (spec §2.3, §2.5, §3.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InvalidArgument
+from ..models import Batcher, Dependency, RunnableBy, Stakeholder, Task
+from ..policy import parse_max_batch_size, retry_policy
+from ..status import LEGACY_ALIASES, REPORTABLE, Status
+from .base import (
+    Ctx,
+    lock_task,
+    number,
+    operation,
+    optional_dict,
+    optional_str_list,
+    require_str,
+    resource_amounts,
+)
+from .registry import dep_ids, touch_worker
+from .transitions import refresh_unmet, set_status
+
+
+def _status(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgument("status", "a status string is required")
+    value = LEGACY_ALIASES.get(value, value)
+    if value not in REPORTABLE:
+        raise InvalidArgument(
+            "status", f"unknown status {value!r}; expected one of {sorted(REPORTABLE)}"
+        )
+    return value
+
+
+def _str_dict(name: str, value: Any) -> dict:
+    value = optional_dict(name, value) or {}
+    return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
+
+
+@operation
+def add_task(
+    ctx: Ctx,
+    task_id: Any = None,
+    status: Any = Status.PENDING,
+    runnable: Any = True,
+    deps: Any = None,
+    new_deps: Any = None,
+    expl: Any = None,
+    resources: Any = None,
+    priority: Any = 0,
+    family: Any = "",
+    module: Any = None,
+    params: Any = None,
+    param_visibilities: Any = None,
+    accepts_messages: Any = False,
+    assistant: Any = False,
+    tracking_url: Any = None,
+    worker: Any = None,
+    batchable: Any = None,
+    batch_id: Any = None,
+    retry_policy_dict: Any = None,
+    owners: Any = None,
+    **_: Any,
+) -> None:
+    worker_id = require_str("worker", worker)
+    task_id = require_str("task_id", task_id)
+    status = _status(status)
+    deps = optional_str_list("deps", deps)
+    new_deps = optional_str_list("new_deps", new_deps)
+    resources = resource_amounts("resources", resources)
+    priority = number("priority", priority)
+    family = "" if family is None else str(family)
+    params = _str_dict("params", params)
+    visibilities = optional_dict("param_visibilities", param_visibilities) or {}
+    policy_dict = optional_dict("retry_policy_dict", retry_policy_dict)
+    if expl is not None and not isinstance(expl, str):
+        expl = str(expl)
+    if tracking_url is not None and not isinstance(tracking_url, str):
+        raise InvalidArgument("tracking_url", "a string or null is required")
+    if batch_id is not None and not isinstance(batch_id, str):
+        raise InvalidArgument("batch_id", "a string or null is required")
+
+    w = touch_worker(ctx, worker_id)
+    rules = retry_policy(ctx.config, policy_dict)
+
+    task = lock_task(task_id)
+    created = False
+    if task is None:
+        if w.disabled:
+            return
+        task = Task(
+            task_id=task_id,
+            status=Status.PENDING,
+            family=family,
+            module=module,
+            params=params,
+            param_visibilities=visibilities,
+            priority=priority,
+            resources=resources,
+            has_resources=bool(resources),
+            time=ctx.now,
+            updated=ctx.now,
+            retry_policy=rules.as_dict(),
+            unmet_deps=len(deps or []),
+        )
+        task.save(force_insert=True)
+        created = True
+    elif task.status != Status.RUNNING and w.disabled:
+        return
+
+    if (
+        status == Status.PENDING
+        and task.status == Status.DONE
+        and ctx.now - task.updated < ctx.config.stable_done_cooldown_secs
+    ):
+        return
+
+    if not task.family:
+        task.family = family
+    if not task.module:
+        task.module = module
+    if not task.param_visibilities:
+        task.param_visibilities = visibilities
+    if not task.params:
+        task.params = params
+    task.display_name = task.pretty_id()
+
+    if batch_id is not None:
+        task.batch_id = batch_id
+    if status == Status.RUNNING and not task.worker_running:
+        task.worker_running = worker_id
+        if batch_id:
+            first = (
+                Task.objects.filter(batch_id=batch_id, status=Status.BATCH_RUNNING)
+                .order_by("time")
+                .first()
+            )
+            if first is not None:
+                task.resources_running = dict(first.resources_running or {})
+        task.time_running = ctx.now
+
+    if accepts_messages is not None:
+        task.accepts_messages = bool(accepts_messages)
+    batch_members = Task.objects.none()
+    if task.batch_id is not None:
+        batch_members = Task.objects.filter(batch_id=task.batch_id, status=Status.BATCH_RUNNING)
+    if tracking_url is not None or task.status != Status.RUNNING:
+        task.tracking_url = tracking_url
+        batch_members.update(tracking_url=tracking_url)
+    if batchable is not None:
+        task.batchable = bool(batchable)
+    task.remove_at = None
+    if expl is not None:
+        task.expl = expl
+        batch_members.update(expl=expl)
+    task.save(
+        update_fields=[
+            "family",
+            "module",
+            "param_visibilities",
+            "params",
+            "display_name",
+            "batch_id",
+            "worker_running",
+            "resources_running",
+            "time_running",
+            "accepts_messages",
+            "tracking_url",
+            "batchable",
+            "remove_at",
+            "expl",
+        ]
+    )
+
+    not_running = task.status not in (Status.RUNNING, Status.BATCH_RUNNING)
+    started_a_run = status in (Status.DONE, Status.FAILED, Status.RUNNING)
+    if not_running or (started_a_run and task.worker_running == worker_id) or new_deps:
+        set_status(ctx, task, status, cause="add_task", worker=worker_id)
+
+    _update_deps(task, deps, new_deps, created)
+
+    task.resources = resources
+    task.has_resources = bool(resources)
+    task.retry_policy = rules.as_dict()
+    fields = ["resources", "has_resources", "retry_policy"]
+    if runnable and status != Status.FAILED and not w.disabled:
+        RunnableBy.objects.bulk_create(
+            [RunnableBy(task_id=task_id, worker_id=worker_id)], ignore_conflicts=True
+        )
+        task.runnable = True
+        fields.append("runnable")
+    task.save(update_fields=fields)
+
+    if not w.disabled and not assistant:
+        _add_stakeholder(task, worker_id, priority, ctx.now)
+    raise_priority(task, priority)
+
+
+def _update_deps(task: Task, deps: list[str] | None, new_deps: list[str] | None, created: bool):
+    if deps is None and not new_deps:
+        return
+    old = set() if created else dep_ids(task.task_id)
+    wanted = set(deps) if deps is not None else set(old)
+    wanted |= set(new_deps or [])
+    if wanted == old and not created:
+        return
+    removed = old - wanted
+    if removed:
+        Dependency.objects.filter(task_id=task.task_id, dep_id__in=removed).delete()
+    Dependency.objects.bulk_create(
+        [Dependency(task_id=task.task_id, dep_id=d) for d in wanted - old], ignore_conflicts=True
+    )
+    refresh_unmet(task, wanted, also_lock=removed)
+
+
+def _add_stakeholder(task: Task, worker_id: str, priority: float, now: float) -> None:
+    deps = dep_ids(task.task_id)
+    if deps:
+        Task.objects.bulk_create(
+            [
+                Task(task_id=d, status=Status.UNKNOWN, priority=priority, time=now, updated=now)
+                for d in sorted(deps)
+            ],
+            ignore_conflicts=True,
+        )
+    Stakeholder.objects.bulk_create(
+        [Stakeholder(task_id=t, worker_id=worker_id) for t in [task.task_id, *sorted(deps)]],
+        ignore_conflicts=True,
+    )
+
+
+def raise_priority(task: Task, priority: float) -> None:
+    """Priority only grows, and flows to every dependency (iteratively, any depth)."""
+    if priority > task.priority:
+        Task.objects.filter(pk=task.task_id, priority__lt=priority).update(priority=priority)
+        task.priority = priority
+    frontier = [task.task_id]
+    target = task.priority
+    while frontier:
+        lower = list(
+            Task.objects.filter(
+                pk__in=Dependency.objects.filter(task_id__in=frontier).values("dep_id"),
+                priority__lt=target,
+            ).values_list("task_id", flat=True)
+        )
+        if not lower:
+            break
+        Task.objects.filter(pk__in=lower, priority__lt=target).update(priority=target)
+        frontier = lower
+
+
+@operation
+def add_task_batcher(
+    ctx: Ctx,
+    worker: Any = None,
+    task_family: Any = None,
+    batched_args: Any = None,
+    max_batch_size: Any = None,
+    **_: Any,
+) -> None:
+    worker_id = require_str("worker", worker)
+    family = require_str("task_family", task_family)
+    args = optional_str_list("batched_args", batched_args) or []
+    touch_worker(ctx, worker_id)
+    Batcher.objects.update_or_create(
+        worker_id=worker_id,
+        family=family,
+        defaults={"batched_args": args, "max_batch_size": parse_max_batch_size(max_batch_size)},
+    )
+
+
+def _running_with_members(task_id: str):
+    task = lock_task(task_id)
+    if task is None:
+        return None, Task.objects.none()
+    members = Task.objects.none()
+    if task.status == Status.RUNNING and task.batch_id:
+        members = Task.objects.filter(batch_id=task.batch_id, status=Status.BATCH_RUNNING)
+    return task, members
+
+
+@operation
+def set_task_status_message(ctx: Ctx, task_id: Any = None, status_message: Any = None, **_):
+    task, members = _running_with_members(require_str("task_id", task_id))
+    if task is None:
+        return
+    message = None if status_message is None else str(status_message)
+    task.status_message = message
+    task.save(update_fields=["status_message"])
+    members.update(status_message=message)
+
+
+@operation
+def set_task_progress_percentage(
+    ctx: Ctx, task_id: Any = None, progress_percentage: Any = None, **_
+):
+    task, members = _running_with_members(require_str("task_id", task_id))
+    if task is None:
+        return
+    value = (
+        None if progress_percentage is None else number("progress_percentage", progress_percentage)
+    )
+    task.progress_percentage = value
+    task.save(update_fields=["progress_percentage"])
+    members.update(progress_percentage=value)
+
+
+def get_task_status_message(ctx: Ctx, task_id: Any = None, **_) -> dict:
+    task_id = require_str("task_id", task_id)
+    task = Task.objects.filter(pk=task_id).only("status_message").first()
+    return {"taskId": task_id, "statusMessage": "" if task is None else task.status_message}
+
+
+def get_task_progress_percentage(ctx: Ctx, task_id: Any = None, **_) -> dict:
+    task_id = require_str("task_id", task_id)
+    task = Task.objects.filter(pk=task_id).only("progress_percentage").first()
+    value = None if task is None else task.progress_percentage
+    if value is not None and float(value).is_integer():
+        value = int(value)
+    return {"taskId": task_id, "progressPercentage": value}
+
+
+@operation
+def decrease_running_task_resources(
+    ctx: Ctx, task_id: Any = None, decrease_resources: Any = None, **_
+) -> None:
+    task_id = require_str("task_id", task_id)
+    amounts = resource_amounts("decrease_resources", decrease_resources)
+    task, members = _running_with_members(task_id)
+    if task is None or task.status != Status.RUNNING:
+        return
+    for row in [task, *members.select_for_update()]:
+        running = dict(row.resources_running or {})
+        for name, amount in amounts.items():
+            if amount > 0 and name in running:
+                running[name] = max(0, running[name] - amount)
+        row.resources_running = running
+        row.save(update_fields=["resources_running"])
+
+
+def get_running_task_resources(ctx: Ctx, task_id: Any = None, **_) -> dict:
+    task_id = require_str("task_id", task_id)
+    task = Task.objects.filter(pk=task_id).only("resources_running").first()
+    return {"taskId": task_id, "resources": None if task is None else task.resources_running}
+
+
+@operation
+def add_scheduler_message_response(
+    ctx: Ctx, task_id: Any = None, message_id: Any = None, response: Any = None, **_
+) -> None:
+    task = lock_task(require_str("task_id", task_id))
+    if task is None:
+        return
+    task.message_responses = {**task.message_responses, str(message_id): response}
+    task.save(update_fields=["message_responses"])
+
+
+@operation
+def get_scheduler_message_response(
+    ctx: Ctx, task_id: Any = None, message_id: Any = None, **_
+) -> dict:
+    task = lock_task(require_str("task_id", task_id))
+    if task is None:
+        return {"response": None}
+    responses = dict(task.message_responses)
+    response = responses.pop(str(message_id), None)
+    if response is not None:
+        task.message_responses = responses
+        task.save(update_fields=["message_responses"])
+    return {"response": response}
+
+
+def report_task_statistics(ctx: Ctx, task_id: Any = None, statistics: Any = None, **_) -> None:
+    require_str("task_id", task_id)

@@ -1,0 +1,174 @@
+"""The one function every status change goes through, and the bookkeeping around it.
+
+``set_status`` applies Luigi's transition rules to a locked Task row, keeps the
+readiness counters of its dependants right, and emits the transition signals.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+
+from .. import policy
+from ..models import Dependency, Task
+from ..signals import task_status_changed, task_status_committed
+from ..status import ACTIVE, Status
+from .base import Ctx, StatusChange, logger
+
+STATUS_FIELDS = [
+    "status",
+    "updated",
+    "failures",
+    "first_failure_time",
+    "scheduler_disable_time",
+    "retry_at",
+    "remove_at",
+    "batch_id",
+]
+
+
+def dependants_of(task_id: str):
+    return Dependency.objects.filter(dep_id=task_id).values("task_id")
+
+
+def _done_changed(task_id: str, now_done: bool) -> None:
+    """A dependency became DONE (or stopped being DONE): adjust its dependants' counters.
+
+    Relative updates commute, so concurrent changes of two dependencies of one
+    task cannot lose each other's effect."""
+    delta = -1 if now_done else 1
+    Task.objects.filter(pk__in=dependants_of(task_id)).update(unmet_deps=F("unmet_deps") + delta)
+
+
+def set_status(
+    ctx: Ctx,
+    task: Task,
+    new_status: str,
+    *,
+    cause: str,
+    worker: str | None = None,
+    host: str | None = None,
+    user: str | None = None,
+) -> None:
+    """Apply Luigi's transition rules; saves the task's status fields."""
+    config = ctx.config
+    if new_status == Status.DISABLED and task.status in ACTIVE:
+        return
+    remove_on_failure = task.batch_id is not None and not task.batchable
+
+    if task.status == Status.DISABLED:
+        if new_status == Status.DONE:
+            clear_disable(task)
+        elif task.scheduler_disable_time is not None and new_status != Status.DISABLED:
+            return  # a worker cannot override a scheduler disable
+
+    if task.status == Status.RUNNING and task.batch_id is not None and new_status != Status.RUNNING:
+        for member in Task.objects.select_for_update().filter(
+            batch_id=task.batch_id, status=Status.BATCH_RUNNING
+        ):
+            set_status(ctx, member, new_status, cause=cause, worker=worker)
+            member.batch_id = None
+            member.save(update_fields=["batch_id"])
+        task.batch_id = None
+
+    if new_status == Status.FAILED and task.status != Status.DISABLED:
+        rules = policy.retry_policy(config, task.retry_policy)
+        if task.first_failure_time is None:
+            task.first_failure_time = ctx.now
+        task.failures = policy.record_failure(task.failures or [], ctx.now, rules.disable_window)
+        if policy.excessive_failures(task.failures, task.first_failure_time, ctx.now, rules):
+            task.scheduler_disable_time = ctx.now
+            new_status = Status.DISABLED
+            logger.warning(
+                "disabling %s: %d failures within %ss",
+                task.task_id,
+                len(task.failures),
+                rules.disable_window,
+            )
+    elif new_status == Status.DISABLED:
+        task.scheduler_disable_time = None
+
+    old_status = task.status
+    if new_status != old_status:
+        task.status = new_status
+        task.updated = ctx.now
+        logger.info(
+            "task %s: %s -> %s (%s%s)",
+            task.task_id,
+            old_status,
+            new_status,
+            cause,
+            f", worker {worker}" if worker else "",
+        )
+    if new_status == Status.FAILED:
+        task.retry_at = ctx.now + config.retry_delay
+        if remove_on_failure:
+            task.remove_at = ctx.now
+    task.save(update_fields=STATUS_FIELDS)
+
+    if new_status != old_status:
+        if (old_status == Status.DONE) != (new_status == Status.DONE):
+            _done_changed(task.task_id, new_status == Status.DONE)
+        emit(ctx, task, old_status, new_status, cause, worker=worker, host=host, user=user)
+
+
+def clear_disable(task: Task) -> None:
+    task.scheduler_disable_time = None
+    task.failures = []
+    task.first_failure_time = None
+
+
+def re_enable(ctx: Ctx, task: Task, *, cause: str, user: str | None = None) -> None:
+    """Lift a scheduler disable: FAILED with a clean failure history (PENDING after retry_delay)."""
+    clear_disable(task)
+    set_status(ctx, task, Status.FAILED, cause=cause, user=user)
+    task.failures = []
+    task.first_failure_time = None
+    task.save(update_fields=["failures", "first_failure_time"])
+
+
+def emit(
+    ctx: Ctx,
+    task: Task,
+    old_status: str,
+    new_status: str,
+    cause: str,
+    *,
+    worker: str | None = None,
+    host: str | None = None,
+    user: str | None = None,
+) -> None:
+    change = StatusChange(
+        task_id=task.task_id,
+        family=task.family,
+        old_status=old_status,
+        new_status=new_status,
+        at=ctx.now,
+        cause=cause,
+        worker=worker,
+        host=host,
+        user=user,
+        params=task.params,
+    )
+    ctx.changes.append(change)
+    task_status_changed.send(sender=Task, change=change, task=task)
+    transaction.on_commit(lambda: task_status_committed.send(sender=Task, change=change))
+
+
+def task_deleted(task: Task) -> None:
+    """A task row is about to be deleted: a missing dependency is an unmet one."""
+    if task.status == Status.DONE:
+        _done_changed(task.task_id, now_done=False)
+
+
+def refresh_unmet(task: Task, dep_ids: set[str], also_lock: set[str] = frozenset()) -> None:
+    """Recount a task's unmet dependencies after its dependency set changed.
+
+    The dependencies' rows are share-locked first (PostgreSQL), so a concurrent
+    status change of one of them either commits before we read it or waits for
+    us and then adjusts the counter we write."""
+    from .base import lock_for_share
+
+    statuses = lock_for_share(dep_ids | set(also_lock))
+    task.unmet_deps = sum(1 for d in dep_ids if statuses.get(d) != Status.DONE)
+    task.save(update_fields=["unmet_deps"])

@@ -1,0 +1,359 @@
+"""Handing out work: get_work and count_pending (spec §3.7, §3.8, §3.9)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.db import connection
+
+from ..errors import InvalidArgument
+from ..models import Batcher, Dependency, RunnableBy, SchedulerFlag, Task, Worker
+from ..policy import add_amounts, has_capacity
+from ..status import Status
+from .base import Ctx, is_postgres, operation, require_str
+from .maintenance import prune_if_due
+from .registry import capacities, flag, get_or_create_worker, touch_worker
+from .transitions import set_status
+
+RANK = ("-priority", "time", "task_id")
+CHUNK = 200
+
+_UPSTREAM_DISABLED_SQL = """
+WITH RECURSIVE ud(task_id) AS (
+    SELECT d.task_id FROM {dep} d
+    JOIN {task} up ON up.task_id = d.dep_id AND up.status = 'DISABLED'
+    JOIN {task} t ON t.task_id = d.task_id AND t.status = 'PENDING'
+  UNION
+    SELECT d.task_id FROM {dep} d
+    JOIN ud ON d.dep_id = ud.task_id
+    JOIN {task} t ON t.task_id = d.task_id AND t.status = 'PENDING'
+)
+"""
+
+_COUNTS_SQL = """
+SELECT COUNT(*),
+       COALESCE(SUM(CASE WHEN g.cnt = 1 THEN 1 ELSE 0 END), 0),
+       COALESCE(SUM(CASE WHEN lr.worker_id = %s THEN 1 ELSE 0 END), 0)
+FROM (
+    SELECT r.task_id, COUNT(*) AS cnt, MAX(r.id) AS maxid
+    FROM {runnable} r
+    WHERE r.task_id IN (
+        SELECT m.task_id FROM {runnable} m
+        JOIN {task} t ON t.task_id = m.task_id
+        WHERE m.worker_id = %s AND t.status IN ('PENDING', 'FAILED') {exclude}
+    )
+    GROUP BY r.task_id
+) g JOIN {runnable} lr ON lr.id = g.maxid
+"""
+
+
+def _tables() -> dict[str, str]:
+    return {
+        "task": Task._meta.db_table,
+        "dep": Dependency._meta.db_table,
+        "runnable": RunnableBy._meta.db_table,
+    }
+
+
+def _any_disabled() -> bool:
+    return Task.objects.filter(status=Status.DISABLED).exists()
+
+
+def count_pending_reply(ctx: Ctx, worker: Worker) -> dict:
+    tables = _tables()
+    disabled = _any_disabled()
+    prefix = _UPSTREAM_DISABLED_SQL.format(**tables) if disabled else ""
+    exclude = "AND t.task_id NOT IN (SELECT task_id FROM ud)" if disabled else ""
+    sql = prefix + _COUNTS_SQL.format(exclude=exclude, **tables)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [worker.worker_id, worker.worker_id])
+        n_pending, n_unique, n_last = cursor.fetchone()
+
+    running = list(
+        Task.objects.filter(runnable_links__worker_id=worker.worker_id, status=Status.RUNNING)
+        .order_by("time")
+        .values_list("task_id", "worker_running")
+    )
+    infos = dict(
+        Worker.objects.filter(pk__in={w for _, w in running if w}).values_list("worker_id", "info")
+    )
+    running_tasks = [
+        {"task_id": task_id, "worker": runner, **infos[runner]}
+        for task_id, runner in running
+        if runner in infos
+    ]
+    return {
+        "n_pending_tasks": int(n_pending),
+        "n_unique_pending": int(n_unique),
+        "n_pending_last_scheduled": int(n_last),
+        "worker_state": worker.state,
+        "running_tasks": running_tasks,
+    }
+
+
+def count_pending(ctx: Ctx, worker: Any = None, **_: Any) -> dict:
+    worker_id = require_str("worker", worker)
+    return count_pending_reply(ctx, get_or_create_worker(ctx, worker_id))
+
+
+def _rank_key(task: Task) -> tuple:
+    return (-task.priority, task.time, task.task_id)
+
+
+def _claimable(queryset):
+    if is_postgres():
+        return queryset.select_for_update(skip_locked=True, of=("self",))
+    return queryset
+
+
+def _resend(worker_id: str, current_tasks: list[str]) -> Task | None:
+    candidates = (
+        Task.objects.filter(status=Status.RUNNING, worker_running=worker_id)
+        .exclude(pk__in=current_tasks)
+        .order_by(*RANK)
+    )
+    return candidates.first()
+
+
+def _reset_orphaned_batches(ctx: Ctx, worker_id: str) -> None:
+    running_batches = Task.objects.filter(
+        status=Status.RUNNING, worker_running=worker_id, batch_id__isnull=False
+    ).values("batch_id")
+    orphans = (
+        Task.objects.select_for_update()
+        .filter(status=Status.BATCH_RUNNING, worker_running=worker_id)
+        .exclude(batch_id__in=running_batches)
+    )
+    for task in orphans:
+        set_status(ctx, task, Status.PENDING, cause="batch not claimed", worker=worker_id)
+
+
+def _is_trivial(worker: Worker) -> bool:
+    if worker.assistant:
+        return False
+    pending_with_resources = Task.objects.filter(status=Status.PENDING, has_resources=True)
+    if not pending_with_resources.exists():
+        return True
+    return not pending_with_resources.filter(runnable_links__worker_id=worker.worker_id).exists()
+
+
+def _ready(queryset=None):
+    queryset = Task.objects.all() if queryset is None else queryset
+    return queryset.filter(status=Status.PENDING, unmet_deps=0)
+
+
+def _choose_trivial(worker: Worker) -> Task | None:
+    mine = _ready().filter(runnable_links__worker_id=worker.worker_id).order_by(*RANK)
+    return _claimable(mine).first()
+
+
+def _used_resources() -> dict[str, int]:
+    used: dict[str, int] = {}
+    running = Task.objects.filter(status=Status.RUNNING).values_list("resources_running", flat=True)
+    for amounts in running:
+        add_amounts(used, amounts)
+    return used
+
+
+def _choose_with_resources(ctx: Ctx, worker: Worker, assistant: bool) -> Task | None:
+    """Luigi's greedy scan, over RUNNING tasks and ready PENDING tasks in rank order."""
+    if is_postgres():
+        SchedulerFlag.objects.get_or_create(pk=SchedulerFlag.RESOURCE_LOCK)
+        SchedulerFlag.objects.select_for_update().get(pk=SchedulerFlag.RESOURCE_LOCK)
+    capacity = capacities(ctx)
+    used = _used_resources()
+    greedy: dict[str, int] = {}
+    horizon = ctx.now - ctx.config.worker_disconnect_delay
+    budget = {
+        w.worker_id: w.processes
+        for w in Worker.objects.filter(last_get_work__gt=horizon, disabled=False)
+    }
+    running = sorted(Task.objects.filter(status=Status.RUNNING), key=_rank_key)
+    me = worker.worker_id
+
+    def workers_of(task_ids: list[str]) -> dict[str, list[str]]:
+        rows = RunnableBy.objects.filter(task_id__in=task_ids).order_by("id")
+        result: dict[str, list[str]] = {}
+        for task_id, worker_id in rows.values_list("task_id", "worker_id"):
+            result.setdefault(task_id, []).append(worker_id)
+        return result
+
+    def advance(task: Task) -> None:
+        # RUNNING tasks ranked above `task` hold resources in the greedy reservation.
+        nonlocal ri
+        while ri < len(running) and _rank_key(running[ri]) < _rank_key(task):
+            holder = running[ri].worker_running
+            if holder in budget:
+                budget[holder] -= 1
+                add_amounts(greedy, running[ri].resources_running or running[ri].resources)
+            ri += 1
+
+    def fits(task: Task) -> bool:
+        return has_capacity(task.resources, greedy, capacity)
+
+    def consider(task: Task, runners: list[str]) -> bool:
+        if not fits(task):
+            return False
+        mine = (assistant and task.runnable) or me in runners
+        if mine and has_capacity(task.resources, used, capacity):
+            return True
+        candidates = [*runners, me] if assistant else runners
+        for runner in candidates:
+            if budget.get(runner, 0) > 0:
+                budget[runner] -= 1
+                add_amounts(greedy, task.resources)
+                break
+        return False
+
+    ri = 0
+    ready = _ready().order_by(*RANK)
+    offset = 0
+    while any(v > 0 for v in budget.values()):
+        chunk = list(ready[offset : offset + CHUNK])
+        offset += len(chunk)
+        runners = workers_of([t.task_id for t in chunk])
+        for task in chunk:
+            advance(task)
+            if consider(task, runners.get(task.task_id, [])):
+                return task
+        if len(chunk) < CHUNK:
+            return None
+    # No greedy budget left, so nothing more is reserved for other workers: only
+    # this worker's own ready tasks can still be chosen (re-checking earlier ones
+    # is harmless: the reservation only grew since they were turned down).
+    mine = ready.filter(runnable=True) if assistant else ready.filter(runnable_links__worker_id=me)
+    for task in mine.iterator(chunk_size=CHUNK):
+        advance(task)
+        if fits(task) and has_capacity(task.resources, used, capacity):
+            return task
+    return None
+
+
+def _collect_batch(best: Task, worker: Worker, trivial: bool) -> tuple[list[Task], dict]:
+    batcher = Batcher.objects.filter(worker_id=worker.worker_id, family=best.family).first()
+    if batcher is None or not batcher.batched_args or not best.batchable:
+        return [best], {}
+    names = list(batcher.batched_args)
+    if any(name not in best.params for name in names):
+        return [best], {}
+    limit = batcher.max_batch_size or 10**9
+    unbatched = {k: v for k, v in best.params.items() if k not in names}
+    batched = {name: [best.params[name]] for name in names}
+    members = [best]
+    candidates = _ready().filter(family=best.family, batchable=True).exclude(pk=best.pk)
+    if trivial:
+        candidates = candidates.filter(runnable_links__worker_id=worker.worker_id)
+    best_rank = _rank_key(best)
+    for task in candidates.order_by(*RANK).iterator(chunk_size=CHUNK):
+        if len(members) >= limit:
+            break
+        if _rank_key(task) < best_rank:
+            continue
+        if task.resources != best.resources:
+            continue
+        if any(task.params.get(k) != v for k, v in unbatched.items()):
+            continue
+        for name in names:
+            batched[name].append(task.params.get(name))
+        members.append(task)
+    return members, batched
+
+
+def _lock_if_still_ready(task: Task) -> Task | None:
+    locked = Task.objects.select_for_update().filter(
+        pk=task.pk, status=Status.PENDING, unmet_deps=0
+    )
+    return locked.first()
+
+
+@operation
+def get_work(
+    ctx: Ctx,
+    host: Any = None,
+    assistant: Any = False,
+    current_tasks: Any = None,
+    worker: Any = None,
+    **_: Any,
+) -> dict:
+    worker_id = require_str("worker", worker)
+    if current_tasks is not None and not isinstance(current_tasks, list):
+        raise InvalidArgument("current_tasks", "a list of task ids or null is required")
+    host = None if host is None else str(host)[:255]
+    assistant = bool(assistant)
+    if ctx.config.prune_on_get_work:
+        prune_if_due(ctx, force=True)
+
+    w = touch_worker(ctx, worker_id, get_work=True, host=host)
+    if w.disabled:
+        return {
+            "n_pending_tasks": 0,
+            "running_tasks": [],
+            "task_id": None,
+            "n_unique_pending": 0,
+            "worker_state": "disabled",
+        }
+    if assistant and not w.assistant:
+        w.info = {**w.info, "assistant": True}
+        w.save(update_fields=["info"])
+
+    best = None
+    resent = False
+    if current_tasks is not None:
+        best = _resend(worker_id, [str(t) for t in current_tasks])
+        resent = best is not None
+        _reset_orphaned_batches(ctx, worker_id)
+
+    members: list[Task] = []
+    batched: dict = {}
+    if best is None and not flag(SchedulerFlag.PAUSED, False):
+        trivial = _is_trivial(w)
+        for _attempt in range(5):
+            found = _choose_trivial(w) if trivial else _choose_with_resources(ctx, w, assistant)
+            if found is None:
+                break
+            best = found if trivial else _lock_if_still_ready(found)
+            if best is not None:
+                break
+        if best is not None:
+            members, batched = _collect_batch(best, w, trivial)
+
+    reply = count_pending_reply(ctx, w)
+    if len(members) > 1:
+        batch_id = hashlib.md5(
+            "|".join(t.task_id for t in members).encode(), usedforsecurity=False
+        ).hexdigest()
+        for task in members:
+            set_status(ctx, task, Status.BATCH_RUNNING, cause="get_work batch", worker=worker_id)
+            task.batch_id = batch_id
+            task.worker_running = worker_id
+            task.resources_running = dict(task.resources or {})
+            task.time_running = ctx.now
+            task.save(
+                update_fields=["batch_id", "worker_running", "resources_running", "time_running"]
+            )
+        reply.update(
+            task_id=None,
+            task_family=best.family,
+            task_module=best.module,
+            task_params={**best.params, **batched},
+            batch_id=batch_id,
+            batch_task_ids=[t.task_id for t in members],
+        )
+    elif best is not None:
+        if resent:
+            best = Task.objects.select_for_update().get(pk=best.pk)
+        set_status(ctx, best, Status.RUNNING, cause="get_work", worker=worker_id, host=host)
+        best.worker_running = worker_id
+        best.resources_running = dict(best.resources or {})
+        best.time_running = ctx.now
+        best.save(update_fields=["worker_running", "resources_running", "time_running"])
+        reply.update(
+            task_id=best.task_id,
+            task_family=best.family,
+            task_module=best.module,
+            task_params=best.params,
+        )
+    else:
+        reply["task_id"] = None
+    return reply
