@@ -105,7 +105,7 @@ class NumericalParameter(Parameter):
         super().__init__(default, **kwargs)
         prefix = f"{self.description} " if self.description else ""
         self.description = f"{prefix}permitted values: {self.permitted_range}"
-        self.expects = f"a {self.permitted_range}"
+        self.expects = f"a number ({self.permitted_range})"
 
     def _check(self, value: Any) -> Any:
         if self.left_op(self.min_value, value) and self.right_op(value, self.max_value):
