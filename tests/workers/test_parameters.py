@@ -261,3 +261,16 @@ def test_deprecated_config_path(luigi_cfg) -> None:
 
     luigi_cfg("[database]\nhost = db.internal\n")
     assert Legacy().host == "db.internal"
+
+
+def test_task_parameter_takes_a_registered_family() -> None:
+    class Target_(workers.Task):
+        task_namespace = "tp"
+
+    class Meta(workers.Task):
+        task_class = workers.TaskParameter()
+
+    meta = Meta.from_str_params({"task_class": "tp.Target_"})
+    assert meta.task_class is Target_
+    assert meta.to_str_params() == {"task_class": "tp.Target_"}
+    assert Meta(task_class=Target_) is meta

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import os
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypedDict
 
@@ -69,8 +70,8 @@ def django_task_config(family: str) -> dict[str, Any]:
     """The ``PIPELINES_TASK_CONFIG[family]`` mapping (option names normalised), or {}."""
     from django.conf import settings
 
-    if not settings.configured:
-        return {}
+    if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return {}  # plain Python use, without a Django project
     config = getattr(settings, "PIPELINES_TASK_CONFIG", None) or {}
     values = config.get(family) or {}
     return {_normalise_option(key): value for key, value in values.items()}
