@@ -25,6 +25,12 @@ class Worker(models.Model):
     disabled = models.BooleanField(default=False)
     # Queued RPC messages, handed over (and cleared) on the next ping.
     messages = models.JSONField(default=list, blank=True)
+    # count_pending's counters over the tasks this worker may run that are PENDING
+    # or FAILED, kept up to date by scheduler.service.counters so get_work does
+    # not count them anew (upstream-disabled ones are subtracted when asked).
+    n_pending = models.IntegerField(default=0)
+    n_unique = models.IntegerField(default=0)
+    n_last_scheduled = models.IntegerField(default=0)
 
     class Meta:
         ordering = ["-started"]
@@ -88,6 +94,9 @@ class Task(models.Model):
     runnable = models.BooleanField(default=False)
     # Dependencies that are missing or not DONE; 0 means the task may be scheduled.
     unmet_deps = models.IntegerField(default=0)
+    # How many workers may run it, and which one was added last (RunnableBy).
+    n_workers = models.IntegerField(default=0)
+    last_worker = models.CharField(max_length=ID_LENGTH, null=True, blank=True, db_index=True)
     message_responses = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -101,6 +110,11 @@ class Task(models.Model):
                 condition=Q(status=Status.PENDING),
             ),
             models.Index(fields=["status", "updated"], name="task_status_updated"),
+            models.Index(
+                fields=["has_resources"],
+                name="task_pending_resources",
+                condition=Q(status=Status.PENDING, has_resources=True),
+            ),
             models.Index(
                 fields=["worker_running"],
                 name="task_worker_running",

@@ -88,20 +88,31 @@ def lock_task(task_id: str) -> Task | None:
     return Task.objects.select_for_update().filter(pk=task_id).first()
 
 
-def lock_for_share(task_ids: Iterable[str]) -> dict[str, str]:
-    """Statuses of these tasks, held against concurrent status changes until commit."""
-    ids = list(task_ids)
+def lock_for_share(task_ids: Iterable[str]) -> dict[str, tuple[str, float]]:
+    """(status, priority) of these tasks, held against concurrent status changes
+    until commit (PostgreSQL; SQLite's IMMEDIATE transactions serialise writers).
+
+    Whoever recounts a task's unmet dependencies from their statuses takes these
+    locks first: a concurrent status change then either committed before the read
+    or waits, and adjusts the counter after we commit."""
+    ids = sorted(set(task_ids))
     if not ids:
         return {}
     if is_postgres():
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT task_id, status FROM {Task._meta.db_table} "
+                f"SELECT task_id, status, priority FROM {Task._meta.db_table} "
                 "WHERE task_id = ANY(%s) ORDER BY task_id FOR SHARE",
                 [ids],
             )
-            return dict(cursor.fetchall())
-    return dict(Task.objects.filter(pk__in=ids).values_list("task_id", "status"))
+            return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+    result = {}
+    for start in range(0, len(ids), 5000):
+        rows = Task.objects.filter(pk__in=ids[start : start + 5000]).values_list(
+            "task_id", "status", "priority"
+        )
+        result.update({row[0]: (row[1], row[2]) for row in rows})
+    return result
 
 
 def require_str(name: str, value: Any, *, allow_none: bool = False) -> str | None:

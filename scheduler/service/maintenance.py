@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Q
 
-from ..models import SchedulerFlag, Stakeholder, Task, Worker
+from ..models import RunnableBy, SchedulerFlag, Stakeholder, Task, Worker
 from ..status import Status
+from . import counters
 from .base import Ctx, is_postgres, logger, operation
 from .transitions import re_enable, set_status, task_deleted
 
@@ -30,7 +31,13 @@ def prune(ctx: Ctx) -> dict[str, int]:
         logger.info(
             "removing %d workers silent for %ss", len(dead_workers), config.worker_disconnect_delay
         )
+        affected = list(
+            RunnableBy.objects.filter(worker_id__in=dead_workers)
+            .values_list("task_id", flat=True)
+            .distinct()
+        )
         Worker.objects.filter(pk__in=dead_workers).delete()
+        counters.recount(affected)
         stats["workers"] = len(dead_workers)
 
     assistants = [
@@ -76,10 +83,14 @@ def prune(ctx: Ctx) -> dict[str, int]:
     doomed = Task.objects.select_for_update().filter(
         Q(remove_at__isnull=False) & Q(remove_at__lte=ctx.now)
     )
+    linked = False
     for task in doomed:
         task_deleted(task)
+        linked = linked or task.n_workers > 0
         task.delete()
         stats["removed"] += 1
+    if linked:
+        counters.recount([])
     if any(stats.values()):
         logger.info("maintenance pass: %s", stats)
     return stats

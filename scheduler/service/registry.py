@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Q
 
 from ..models import Dependency, Resource, RunnableBy, SchedulerFlag, Task, Worker
@@ -23,6 +24,37 @@ def touch_worker(ctx: Ctx, worker_id: str, *, get_work: bool = False, host=None)
     return Worker.objects.get(pk=worker_id)
 
 
+def touch_worker_disabled(ctx: Ctx, worker_id: str) -> bool:
+    """Set the worker's last_active to now (creating it if new); whether it is disabled."""
+    table = Worker._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_active = %s WHERE worker_id = %s RETURNING disabled",
+            [ctx.now, worker_id],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return bool(row[0])
+    Worker.objects.bulk_create(
+        [Worker(worker_id=worker_id, started=ctx.now, last_active=ctx.now)], ignore_conflicts=True
+    )
+    return Worker.objects.filter(pk=worker_id, disabled=True).exists()
+
+
+def deps_with_state(task_id: str) -> dict[str, tuple[str, float] | None]:
+    """The task's dependencies with their (status, priority); None where not registered."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT d.dep_id, t.status, t.priority FROM {Dependency._meta.db_table} d "
+            f"LEFT JOIN {Task._meta.db_table} t ON t.task_id = d.dep_id WHERE d.task_id = %s",
+            [task_id],
+        )
+        return {
+            dep: None if status is None else (status, prio)
+            for dep, status, prio in cursor.fetchall()
+        }
+
+
 def get_or_create_worker(ctx: Ctx, worker_id: str) -> Worker:
     worker = Worker.objects.filter(pk=worker_id).first()
     if worker is None:
@@ -32,10 +64,6 @@ def get_or_create_worker(ctx: Ctx, worker_id: str) -> Worker:
         )
         worker = Worker.objects.get(pk=worker_id)
     return worker
-
-
-def dep_ids(task_id: str) -> set[str]:
-    return set(Dependency.objects.filter(task_id=task_id).values_list("dep_id", flat=True))
 
 
 CHUNK = 5000  # ids per IN (...) list: far below SQLite's limit on query parameters

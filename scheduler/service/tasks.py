@@ -8,8 +8,10 @@ from ..errors import InvalidArgument
 from ..models import Batcher, Dependency, RunnableBy, Stakeholder, Task
 from ..policy import parse_max_batch_size, retry_policy
 from ..status import LEGACY_ALIASES, REPORTABLE, Status
+from . import counters
 from .base import (
     Ctx,
+    lock_for_share,
     lock_task,
     number,
     operation,
@@ -18,8 +20,8 @@ from .base import (
     require_str,
     resource_amounts,
 )
-from .registry import dep_ids, touch_worker
-from .transitions import refresh_unmet, set_status
+from .registry import deps_with_state, touch_worker, touch_worker_disabled
+from .transitions import STATUS_FIELDS, set_status
 
 
 def _status(value: Any) -> str:
@@ -81,32 +83,22 @@ def add_task(
     if batch_id is not None and not isinstance(batch_id, str):
         raise InvalidArgument("batch_id", "a string or null is required")
 
-    w = touch_worker(ctx, worker_id)
+    disabled = touch_worker_disabled(ctx, worker_id)
     rules = retry_policy(ctx.config, policy_dict)
 
     task = lock_task(task_id)
-    created = False
+    created = task is None
     if task is None:
-        if w.disabled:
+        if disabled:
             return
         task = Task(
             task_id=task_id,
             status=Status.PENDING,
-            family=family,
-            module=module,
-            params=params,
-            param_visibilities=visibilities,
             priority=priority,
-            resources=resources,
-            has_resources=bool(resources),
             time=ctx.now,
             updated=ctx.now,
-            retry_policy=rules.as_dict(),
-            unmet_deps=len(deps or []),
         )
-        task.save(force_insert=True)
-        created = True
-    elif task.status != Status.RUNNING and w.disabled:
+    elif task.status != Status.RUNNING and disabled:
         return
 
     if (
@@ -142,112 +134,133 @@ def add_task(
 
     if accepts_messages is not None:
         task.accepts_messages = bool(accepts_messages)
-    batch_members = Task.objects.none()
+    members = None
     if task.batch_id is not None:
-        batch_members = Task.objects.filter(batch_id=task.batch_id, status=Status.BATCH_RUNNING)
+        members = Task.objects.filter(batch_id=task.batch_id, status=Status.BATCH_RUNNING)
     if tracking_url is not None or task.status != Status.RUNNING:
         task.tracking_url = tracking_url
-        batch_members.update(tracking_url=tracking_url)
+        if members is not None:
+            members.update(tracking_url=tracking_url)
     if batchable is not None:
         task.batchable = bool(batchable)
     task.remove_at = None
     if expl is not None:
         task.expl = expl
-        batch_members.update(expl=expl)
-    task.save(
-        update_fields=[
-            "family",
-            "module",
-            "param_visibilities",
-            "params",
-            "display_name",
-            "batch_id",
-            "worker_running",
-            "resources_running",
-            "time_running",
-            "accepts_messages",
-            "tracking_url",
-            "batchable",
-            "remove_at",
-            "expl",
-        ]
-    )
+        if members is not None:
+            members.update(expl=expl)
 
     not_running = task.status not in (Status.RUNNING, Status.BATCH_RUNNING)
     started_a_run = status in (Status.DONE, Status.FAILED, Status.RUNNING)
     if not_running or (started_a_run and task.worker_running == worker_id) or new_deps:
-        set_status(ctx, task, status, cause="add_task", worker=worker_id)
+        set_status(ctx, task, status, cause="add_task", worker=worker_id, save=False)
 
-    _update_deps(task, deps, new_deps, created)
+    # Dependencies: the current edges with their tasks' status and priority.
+    current = {} if created else deps_with_state(task_id)
+    wanted = set(current) if deps is None else set(deps)
+    wanted |= set(new_deps or [])
+    removed = set(current) - wanted
+    added = wanted - set(current)
+    dep_state = current
+    if added or removed:
+        locked = lock_for_share(wanted | removed)
+        dep_state = {d: locked.get(d) for d in wanted}
+        task.unmet_deps = sum(1 for d in wanted if (dep_state[d] or (None,))[0] != Status.DONE)
 
     task.resources = resources
     task.has_resources = bool(resources)
     task.retry_policy = rules.as_dict()
-    fields = ["resources", "has_resources", "retry_policy"]
-    if runnable and status != Status.FAILED and not w.disabled:
-        RunnableBy.objects.bulk_create(
-            [RunnableBy(task_id=task_id, worker_id=worker_id)], ignore_conflicts=True
-        )
+    may_run = bool(runnable) and status != Status.FAILED and not disabled
+    if may_run:
         task.runnable = True
-        fields.append("runnable")
-    task.save(update_fields=fields)
-
-    if not w.disabled and not assistant:
-        _add_stakeholder(task, worker_id, priority, ctx.now)
-    raise_priority(task, priority)
-
-
-def _update_deps(task: Task, deps: list[str] | None, new_deps: list[str] | None, created: bool):
-    if deps is None and not new_deps:
-        return
-    old = set() if created else dep_ids(task.task_id)
-    wanted = set(deps) if deps is not None else set(old)
-    wanted |= set(new_deps or [])
-    if wanted == old and not created:
-        return
-    removed = old - wanted
-    if removed:
-        Dependency.objects.filter(task_id=task.task_id, dep_id__in=removed).delete()
-    Dependency.objects.bulk_create(
-        [Dependency(task_id=task.task_id, dep_id=d) for d in wanted - old], ignore_conflicts=True
+    task.priority = max(task.priority, priority)
+    new_link = may_run and (
+        created
+        or (
+            task.last_worker != worker_id
+            and not RunnableBy.objects.filter(task_id=task_id, worker_id=worker_id).exists()
+        )
     )
-    refresh_unmet(task, wanted, also_lock=removed)
+    if new_link:
+        counters.link_added(task, worker_id)
+    if created:
+        task.save(force_insert=True)
+    else:
+        task.save(update_fields=MUTABLE_FIELDS)
 
+    if removed:
+        Dependency.objects.filter(task_id=task_id, dep_id__in=removed).delete()
+    if added:
+        Dependency.objects.bulk_create(
+            [Dependency(task_id=task_id, dep_id=d) for d in sorted(added)], ignore_conflicts=True
+        )
+    if new_link:
+        RunnableBy.objects.create(task_id=task_id, worker_id=worker_id)
 
-def _add_stakeholder(task: Task, worker_id: str, priority: float, now: float) -> None:
-    deps = dep_ids(task.task_id)
-    if deps:
-        Task.objects.bulk_create(
-            [
-                Task(task_id=d, status=Status.UNKNOWN, priority=priority, time=now, updated=now)
-                for d in sorted(deps)
-            ],
+    lower = [d for d, state in dep_state.items() if state and state[1] < task.priority]
+    if not disabled and not assistant:
+        missing = sorted(d for d, state in dep_state.items() if state is None)
+        if missing:
+            Task.objects.bulk_create(
+                [
+                    Task(
+                        task_id=d,
+                        status=Status.UNKNOWN,
+                        priority=priority,
+                        time=ctx.now,
+                        updated=ctx.now,
+                    )
+                    for d in missing
+                ],
+                ignore_conflicts=True,
+            )
+            if priority < task.priority:
+                lower.extend(missing)
+        Stakeholder.objects.bulk_create(
+            [Stakeholder(task_id=t, worker_id=worker_id) for t in [task_id, *sorted(wanted)]],
             ignore_conflicts=True,
         )
-    Stakeholder.objects.bulk_create(
-        [Stakeholder(task_id=t, worker_id=worker_id) for t in [task.task_id, *sorted(deps)]],
-        ignore_conflicts=True,
-    )
+    if lower:
+        raise_priority(lower, task.priority)
 
 
-def raise_priority(task: Task, priority: float) -> None:
+MUTABLE_FIELDS = [
+    "family",
+    "module",
+    "param_visibilities",
+    "params",
+    "display_name",
+    "batch_id",
+    "worker_running",
+    "resources_running",
+    "time_running",
+    "accepts_messages",
+    "tracking_url",
+    "batchable",
+    "remove_at",
+    "expl",
+    "resources",
+    "has_resources",
+    "retry_policy",
+    "runnable",
+    "priority",
+    "unmet_deps",
+    "n_workers",
+    "last_worker",
+    *STATUS_FIELDS,
+]
+
+
+def raise_priority(task_ids: list[str], priority: float) -> None:
     """Priority only grows, and flows to every dependency (iteratively, any depth)."""
-    if priority > task.priority:
-        Task.objects.filter(pk=task.task_id, priority__lt=priority).update(priority=priority)
-        task.priority = priority
-    frontier = [task.task_id]
-    target = task.priority
+    frontier = list(task_ids)
     while frontier:
-        lower = list(
+        Task.objects.filter(pk__in=frontier, priority__lt=priority).update(priority=priority)
+        frontier = list(
             Task.objects.filter(
                 pk__in=Dependency.objects.filter(task_id__in=frontier).values("dep_id"),
-                priority__lt=target,
+                priority__lt=priority,
             ).values_list("task_id", flat=True)
         )
-        if not lower:
-            break
-        Task.objects.filter(pk__in=lower, priority__lt=target).update(priority=target)
-        frontier = lower
 
 
 @operation

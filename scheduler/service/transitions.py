@@ -13,6 +13,7 @@ from .. import policy
 from ..models import Dependency, Task
 from ..signals import task_status_changed, task_status_committed
 from ..status import ACTIVE, Status
+from . import counters
 from .base import Ctx, StatusChange, logger
 
 STATUS_FIELDS = [
@@ -49,8 +50,10 @@ def set_status(
     worker: str | None = None,
     host: str | None = None,
     user: str | None = None,
+    save: bool = True,
 ) -> None:
-    """Apply Luigi's transition rules; saves the task's status fields."""
+    """Apply Luigi's transition rules; saves the task's status fields unless the
+    caller saves the row itself (save=False)."""
     config = ctx.config
     if new_status == Status.DISABLED and task.status in ACTIVE:
         return
@@ -104,9 +107,11 @@ def set_status(
         task.retry_at = ctx.now + config.retry_delay
         if remove_on_failure:
             task.remove_at = ctx.now
-    task.save(update_fields=STATUS_FIELDS)
+    if save:
+        task.save(update_fields=STATUS_FIELDS)
 
     if new_status != old_status:
+        counters.status_changed(task, old_status, new_status)
         if (old_status == Status.DONE) != (new_status == Status.DONE):
             _done_changed(task.task_id, new_status == Status.DONE)
         emit(ctx, task, old_status, new_status, cause, worker=worker, host=host, user=user)
@@ -159,16 +164,3 @@ def task_deleted(task: Task) -> None:
     """A task row is about to be deleted: a missing dependency is an unmet one."""
     if task.status == Status.DONE:
         _done_changed(task.task_id, now_done=False)
-
-
-def refresh_unmet(task: Task, dep_ids: set[str], also_lock: set[str] = frozenset()) -> None:
-    """Recount a task's unmet dependencies after its dependency set changed.
-
-    The dependencies' rows are share-locked first (PostgreSQL), so a concurrent
-    status change of one of them either commits before we read it or waits for
-    us and then adjusts the counter we write."""
-    from .base import lock_for_share
-
-    statuses = lock_for_share(dep_ids | set(also_lock))
-    task.unmet_deps = sum(1 for d in dep_ids if statuses.get(d) != Status.DONE)
-    task.save(update_fields=["unmet_deps"])

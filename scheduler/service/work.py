@@ -31,20 +31,12 @@ WITH RECURSIVE ud(task_id) AS (
 )
 """
 
-_COUNTS_SQL = """
+_UD_COUNTS_SQL = """
 SELECT COUNT(*),
-       COALESCE(SUM(CASE WHEN g.cnt = 1 THEN 1 ELSE 0 END), 0),
-       COALESCE(SUM(CASE WHEN lr.worker_id = %s THEN 1 ELSE 0 END), 0)
-FROM (
-    SELECT r.task_id, COUNT(*) AS cnt, MAX(r.id) AS maxid
-    FROM {runnable} r
-    WHERE r.task_id IN (
-        SELECT m.task_id FROM {runnable} m
-        JOIN {task} t ON t.task_id = m.task_id
-        WHERE m.worker_id = %s AND t.status IN ('PENDING', 'FAILED') {exclude}
-    )
-    GROUP BY r.task_id
-) g JOIN {runnable} lr ON lr.id = g.maxid
+       COALESCE(SUM(CASE WHEN t.n_workers = 1 THEN 1 ELSE 0 END), 0),
+       COALESCE(SUM(CASE WHEN t.last_worker = %s THEN 1 ELSE 0 END), 0)
+FROM {runnable} r JOIN {task} t ON t.task_id = r.task_id
+WHERE r.worker_id = %s AND t.task_id IN (SELECT task_id FROM ud)
 """
 
 
@@ -61,14 +53,18 @@ def _any_disabled() -> bool:
 
 
 def count_pending_reply(ctx: Ctx, worker: Worker) -> dict:
-    tables = _tables()
-    disabled = _any_disabled()
-    prefix = _UPSTREAM_DISABLED_SQL.format(**tables) if disabled else ""
-    exclude = "AND t.task_id NOT IN (SELECT task_id FROM ud)" if disabled else ""
-    sql = prefix + _COUNTS_SQL.format(exclude=exclude, **tables)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [worker.worker_id, worker.worker_id])
-        n_pending, n_unique, n_last = cursor.fetchone()
+    """The worker's maintained counters, less its upstream-disabled tasks."""
+    worker.refresh_from_db(fields=["n_pending", "n_unique", "n_last_scheduled", "disabled"])
+    n_pending, n_unique, n_last = worker.n_pending, worker.n_unique, worker.n_last_scheduled
+    if _any_disabled():
+        tables = _tables()
+        sql = _UPSTREAM_DISABLED_SQL.format(**tables) + _UD_COUNTS_SQL.format(**tables)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [worker.worker_id, worker.worker_id])
+            ud_pending, ud_unique, ud_last = cursor.fetchone()
+        n_pending -= ud_pending
+        n_unique -= ud_unique
+        n_last -= ud_last
 
     running = list(
         Task.objects.filter(runnable_links__worker_id=worker.worker_id, status=Status.RUNNING)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import InvalidArgument
 from ..models import RunnableBy, Worker
+from . import counters
 from .base import Ctx, operation, require_str
 from .registry import get_or_create_worker, touch_worker
 
@@ -92,4 +93,8 @@ def disable_worker(ctx: Ctx, worker: Any = None, **_: Any) -> None:
     w = get_or_create_worker(ctx, worker_id)
     w.disabled = True
     w.save(update_fields=["disabled"])
-    RunnableBy.objects.filter(worker_id=worker_id).delete()
+    links = RunnableBy.objects.filter(worker_id=worker_id)
+    affected = list(links.values_list("task_id", flat=True))
+    links.delete()
+    if affected:
+        counters.recount(affected)

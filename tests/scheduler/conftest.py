@@ -58,5 +58,10 @@ class Scheduler:
 
 
 @pytest.fixture
-def sched(db) -> Scheduler:
-    return Scheduler()
+def sched(db):
+    scheduler = Scheduler()
+    yield scheduler
+    # Every scenario must leave the maintained counters equal to a recount.
+    from scheduler.service.invariants import violations
+
+    assert violations() == []

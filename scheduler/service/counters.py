@@ -1,0 +1,90 @@
+"""count_pending's per-worker counters, kept current as statuses and runnable links change.
+
+For a worker W and the tasks it may run that are PENDING or FAILED:
+``n_pending`` counts them, ``n_unique`` those W alone may run, and
+``n_last_scheduled`` those W was the last worker added to. Every change goes
+through relative updates (they commute under concurrency); the rare events
+that remove links (disabled or pruned workers, deleted tasks) recount instead.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import F
+
+from ..models import RunnableBy, Task, Worker
+from ..status import Status
+from .base import is_postgres
+
+COUNTED = (Status.PENDING, Status.FAILED)
+
+
+def status_changed(task: Task, old_status: str, new_status: str) -> None:
+    was, now = old_status in COUNTED, new_status in COUNTED
+    if was == now or task.n_workers == 0:
+        return
+    delta = 1 if now else -1
+    workers = Worker.objects.filter(
+        pk__in=RunnableBy.objects.filter(task_id=task.task_id).values("worker_id")
+    )
+    if task.n_workers == 1:
+        workers.update(n_pending=F("n_pending") + delta, n_unique=F("n_unique") + delta)
+    else:
+        workers.update(n_pending=F("n_pending") + delta)
+    if task.last_worker:
+        Worker.objects.filter(pk=task.last_worker).update(
+            n_last_scheduled=F("n_last_scheduled") + delta
+        )
+
+
+def link_added(task: Task, worker_id: str) -> None:
+    """A new runnable link (task, worker) was inserted; the caller saves the task row."""
+    old_n, old_last = task.n_workers, task.last_worker
+    task.n_workers = old_n + 1
+    task.last_worker = worker_id
+    if task.status not in COUNTED:
+        return
+    mine = {"n_pending": F("n_pending") + 1, "n_last_scheduled": F("n_last_scheduled") + 1}
+    if old_n == 0:
+        mine["n_unique"] = F("n_unique") + 1
+    elif old_n == 1 and old_last:
+        Worker.objects.filter(pk=old_last).update(n_unique=F("n_unique") - 1)
+    Worker.objects.filter(pk=worker_id).update(**mine)
+    if old_last:
+        Worker.objects.filter(pk=old_last).update(n_last_scheduled=F("n_last_scheduled") - 1)
+
+
+def recount(task_ids: list[str] | None = None) -> None:
+    """Recompute the link summaries of these tasks (all if None) and every worker's
+    counters from scratch, after links were removed."""
+    task_table, link_table = Task._meta.db_table, RunnableBy._meta.db_table
+    worker_table = Worker._meta.db_table
+    statuses = "('PENDING', 'FAILED')"
+    with connection.cursor() as cursor:
+        if is_postgres():
+            cursor.execute(f"LOCK TABLE {worker_table} IN EXCLUSIVE MODE")
+        summary = (
+            f"UPDATE {task_table} SET "
+            f"n_workers = (SELECT COUNT(*) FROM {link_table} r "
+            f"WHERE r.task_id = {task_table}.task_id), "
+            f"last_worker = (SELECT r.worker_id FROM {link_table} r "
+            f"WHERE r.task_id = {task_table}.task_id ORDER BY r.id DESC LIMIT 1)"
+        )
+        if task_ids is None:
+            cursor.execute(summary)
+        else:
+            for start in range(0, len(task_ids), 5000):
+                part = task_ids[start : start + 5000]
+                marks = ", ".join(["%s"] * len(part))
+                cursor.execute(f"{summary} WHERE task_id IN ({marks})", part)
+        cursor.execute(
+            f"UPDATE {worker_table} SET "
+            f"n_pending = (SELECT COUNT(*) FROM {link_table} r JOIN {task_table} t "
+            f"ON t.task_id = r.task_id WHERE r.worker_id = {worker_table}.worker_id "
+            f"AND t.status IN {statuses}), "
+            f"n_unique = (SELECT COUNT(*) FROM {link_table} r JOIN {task_table} t "
+            f"ON t.task_id = r.task_id WHERE r.worker_id = {worker_table}.worker_id "
+            f"AND t.status IN {statuses} AND t.n_workers = 1), "
+            f"n_last_scheduled = (SELECT COUNT(*) FROM {task_table} t "
+            f"WHERE t.last_worker = {worker_table}.worker_id AND t.status IN {statuses})"
+        )
