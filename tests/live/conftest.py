@@ -39,6 +39,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(LIVE_DIR):
             item.add_marker(pytest.mark.live)
+            if BACKEND == "django":
+                # Declared statically so pytest-django sets up the test database
+                # (it only creates databases some collected test is marked for).
+                item.add_marker(pytest.mark.django_db(transaction=True))
 
 
 def pytest_report_header() -> str:

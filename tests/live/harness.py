@@ -131,13 +131,17 @@ class LiveServer:
         reply = requests.post(
             self.api_url(method), data={"data": json.dumps(arguments)}, timeout=30
         )
-        assert reply.status_code == 200, (method, reply.status_code, reply.text[:2000])
+        if reply.status_code != 200:
+            raise AssertionError(
+                f"{method} answered {reply.status_code}: {reply.text[:1000]}\n"
+                f"--- server log ---\n{self.log_tail(30)}"
+            )
         return reply.json()["response"]
 
     def task_list(self, status: str = "", **arguments: Any) -> dict[str, dict]:
         return self.call("task_list", status=status, **arguments)
 
-    def tasks_by_family(self, root: str | Path) -> dict[str, dict]:
+    def tasks_under(self, root: str | Path) -> dict[str, dict]:
         """Every task of this test (the per-test root parameter), keyed by task id."""
         root = str(root)
         return {
@@ -183,9 +187,14 @@ class ServerPool:
         if BACKEND == "luigid" and isolate:
             key = (*key, ("isolate", isolate))
         server = self.servers.get(key)
-        if server is None or server.process.poll() is not None:
-            server = self._start(options)
-            self.servers[key] = server
+        if server is None:
+            server = self.servers[key] = self._start(options)
+        elif server.process.poll() is not None:
+            # A crash is a finding, not something to paper over with a restart.
+            pytest.fail(
+                f"the {server.backend} server for {options} exited with "
+                f"{server.process.returncode}:\n{server.log_tail()}"
+            )
         return server
 
     def stop_all(self) -> None:
@@ -391,7 +400,11 @@ class LuigiProcess:
         return self.process.pid
 
     def wait(self, timeout: float = 120) -> int:
-        return self.process.wait(timeout)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            tail = "\n".join(self.output().splitlines()[-40:])
+            pytest.fail(f"luigi pid {self.pid} still running after {timeout} s:\n{tail}")
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")

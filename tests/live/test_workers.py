@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 
 import luigi
@@ -48,7 +49,7 @@ def order(root: Path) -> list[str]:
 
 
 def statuses(server: LiveServer, root: Path) -> dict[str, str]:
-    return {task_id: task["status"] for task_id, task in server.tasks_by_family(root).items()}
+    return {task_id: task["status"] for task_id, task in server.tasks_under(root).items()}
 
 
 def test_build_runs_a_chain_in_dependency_order(live_scheduler, run_build, tmp_path):
@@ -67,7 +68,7 @@ def test_build_runs_a_chain_in_dependency_order(live_scheduler, run_build, tmp_p
     assert graph[top.task_id]["deps"] == [chain[1]]
     assert graph[chain[1]]["deps"] == [chain[0]]
     assert graph[chain[0]]["deps"] == []
-    running = {task["worker_running"] for task in server.tasks_by_family(tmp_path).values()}
+    running = {task["worker_running"] for task in server.tasks_under(tmp_path).values()}
     assert len(running) == 1
     assert str(os.getpid()) in running.pop()
 
@@ -101,11 +102,17 @@ def test_several_worker_processes_run_each_task_exactly_once(live_scheduler, lui
         for _ in range(3)
     ]
     for process in processes:
-        assert process.wait(150) == 0, process.output()
+        try:
+            assert process.wait(90) == 0, process.output()
+        except BaseException:
+            counts = Counter(statuses(server, tmp_path).values())
+            print(f"task statuses: {dict(counts)}")
+            print(json.dumps(server.call("worker_list"), indent=1)[:4000])
+            raise
 
     done = runs(tmp_path)
     assert set(done) == expected  # one exclusive-create marker per task, no more
-    tasks = server.tasks_by_family(tmp_path)
+    tasks = server.tasks_under(tmp_path)
     assert set(tasks) == expected
     assert {task["status"] for task in tasks.values()} == {"DONE"}
     # The work was shared: more than one of the three CLI workers ran tasks.
@@ -212,7 +219,7 @@ def test_resource_limit_keeps_tasks_apart(live_scheduler, luigi_cli, tmp_path):
     assert second_start < first_end, "capacity 2 should let both run together"
 
     exclusive = pipelines.Exclusive(root=str(solo), label="a", resource="solo")
-    task = server.tasks_by_family(solo)[exclusive.task_id]
+    task = server.tasks_under(solo)[exclusive.task_id]
     assert task["resources"] == {"solo": 1}
     listed = {item["name"]: item for item in server.call("resource_list")}
     assert listed["solo"]["num_total"] == 1
@@ -249,7 +256,7 @@ def test_silent_worker_loses_its_running_task(live_scheduler, luigi_cli, tmp_pat
     rescuer = luigi_cli.start(server, "SleepyTop", *args, keep_alive=True)
 
     def rescuer_registered() -> bool:
-        task = server.tasks_by_family(tmp_path).get(sleepy.task_id, {})
+        task = server.tasks_under(tmp_path).get(sleepy.task_id, {})
         return len(task.get("workers", [])) == 2
 
     wait_for(rescuer_registered, 60, "the second worker never registered Sleepy")
@@ -264,6 +271,6 @@ def test_silent_worker_loses_its_running_task(live_scheduler, luigi_cli, tmp_pat
     assert rerun["pid"] == rescuer.pid
     # Not taken away before the worker had been silent for worker_disconnect_delay.
     assert rerun["start"] - killed_at >= delay - 0.5
-    tasks = server.tasks_by_family(tmp_path)
+    tasks = server.tasks_under(tmp_path)
     assert {task["status"] for task in tasks.values()} == {"DONE"}
     assert f"pid={rescuer.pid}" in tasks[sleepy.task_id]["worker_running"]
