@@ -209,3 +209,32 @@ def test_unknown_method_is_a_404_and_an_rpc_error(server: LiveServer):
     finally:
         remote.close()
     assert server.call("ping", worker=unique("after")) == {"rpc_messages": []}
+
+
+def test_work_goes_only_to_workers_that_can_run_it(remote: RemoteScheduler):
+    owner, other = unique("owner"), unique("other")
+    task_id = unique("Private")
+    remote.add_task(worker=owner, task_id=task_id, family="Private", runnable=True)
+    remote.add_task(worker=other, task_id=task_id, family="Private", runnable=False)
+
+    assert remote.get_work(worker=other, current_tasks=[])["task_id"] is None
+    assert remote.get_work(worker=owner, current_tasks=[])["task_id"] == task_id
+    assert remote.task_list("RUNNING", "")[task_id]["workers"] == [owner]
+
+
+def test_only_the_running_worker_can_finish_a_task(remote: RemoteScheduler):
+    runner, bystander = unique("runner"), unique("bystander")
+    task_id = unique("Guarded")
+    for worker in (runner, bystander):
+        remote.add_task(worker=worker, task_id=task_id, family="Guarded", runnable=True)
+    assert remote.get_work(worker=runner, current_tasks=[])["task_id"] == task_id
+
+    # Another worker's reports do not touch a task someone else is running.
+    for status in ("DONE", "FAILED", "PENDING"):
+        remote.add_task(worker=bystander, task_id=task_id, status=status, expl=json.dumps("x"))
+        entry = remote.task_list("RUNNING", "")[task_id]
+        assert entry["worker_running"] == runner, status
+    assert remote.get_work(worker=bystander, current_tasks=[])["task_id"] is None
+
+    remote.add_task(worker=runner, task_id=task_id, status="DONE", expl=json.dumps(None))
+    assert task_id in remote.task_list("DONE", "")
