@@ -4,6 +4,12 @@
 Tests ask ``live_scheduler(**options)`` for a server; under the django backend
 that also pulls in pytest-django's ``transactional_db``, so the shared server's
 tables are emptied after each test while the process keeps running.
+
+Run: ``.venv/bin/python -m pytest tests/live -q`` (SQLite), with
+``DATABASE_URL=postgres://postgres@127.0.0.1:5432/test`` for PostgreSQL, or with
+``LIVE_BACKEND=luigid`` against the reference. Two pytest sessions in one
+checkout share ``var/test.sqlite3`` and break each other; give one of them
+``TOX_PARALLEL_ENV=<name>`` (pytest-django then suffixes the test database name).
 """
 
 from __future__ import annotations
