@@ -106,15 +106,12 @@ class Task(models.Model):
                 "unmet_deps",
                 models.F("priority").desc(),
                 "time",
+                "task_id",
                 name="task_ready_rank",
                 condition=Q(status=Status.PENDING),
             ),
             models.Index(fields=["status", "updated"], name="task_status_updated"),
-            models.Index(
-                fields=["has_resources"],
-                name="task_pending_resources",
-                condition=Q(status=Status.PENDING, has_resources=True),
-            ),
+            models.Index(fields=["status", "has_resources"], name="task_status_resources"),
             models.Index(
                 fields=["worker_running"],
                 name="task_worker_running",

@@ -85,7 +85,10 @@ def operation(func: F) -> F:
 def lock_task(task_id: str) -> Task | None:
     """The task row, locked for this transaction (SQLite's IMMEDIATE transactions
     already serialise writers)."""
-    return Task.objects.select_for_update().filter(pk=task_id).first()
+    from .sql import load
+
+    rows = load(Task, "task_id = %s", [task_id], suffix="FOR UPDATE" if is_postgres() else "")
+    return rows[0] if rows else None
 
 
 def lock_for_share(task_ids: Iterable[str]) -> dict[str, tuple[str, float]]:

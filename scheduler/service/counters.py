@@ -24,16 +24,15 @@ def status_changed(task: Task, old_status: str, new_status: str) -> None:
     if was == now or task.n_workers == 0:
         return
     delta = 1 if now else -1
-    workers = Worker.objects.filter(
-        pk__in=RunnableBy.objects.filter(task_id=task.task_id).values("worker_id")
-    )
-    if task.n_workers == 1:
-        workers.update(n_pending=F("n_pending") + delta, n_unique=F("n_unique") + delta)
-    else:
-        workers.update(n_pending=F("n_pending") + delta)
-    if task.last_worker:
-        Worker.objects.filter(pk=task.last_worker).update(
-            n_last_scheduled=F("n_last_scheduled") + delta
+    sole = 1 if task.n_workers == 1 else 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Worker._meta.db_table} SET n_pending = n_pending + %s, "
+            "n_unique = n_unique + %s, "
+            "n_last_scheduled = n_last_scheduled + CASE WHEN worker_id = %s THEN %s ELSE 0 END "
+            f"WHERE worker_id IN (SELECT worker_id FROM {RunnableBy._meta.db_table} "
+            "WHERE task_id = %s)",
+            [delta, delta * sole, task.last_worker, delta, task.task_id],
         )
 
 

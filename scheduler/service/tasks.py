@@ -8,7 +8,7 @@ from ..errors import InvalidArgument
 from ..models import Batcher, Dependency, RunnableBy, Stakeholder, Task
 from ..policy import parse_max_batch_size, retry_policy
 from ..status import LEGACY_ALIASES, REPORTABLE, Status
-from . import counters
+from . import counters, sql
 from .base import (
     Ctx,
     lock_for_share,
@@ -177,30 +177,30 @@ def add_task(
         created
         or (
             task.last_worker != worker_id
-            and not RunnableBy.objects.filter(task_id=task_id, worker_id=worker_id).exists()
+            and not sql.fetch(
+                f"SELECT 1 FROM {sql.table(RunnableBy)} WHERE task_id = %s AND worker_id = %s",
+                [task_id, worker_id],
+            )
         )
     )
     if new_link:
         counters.link_added(task, worker_id)
     if created:
-        task.save(force_insert=True)
+        sql.insert(task)
     else:
-        task.save(update_fields=MUTABLE_FIELDS)
+        sql.save_fields(task, MUTABLE_FIELDS)
 
     if removed:
         Dependency.objects.filter(task_id=task_id, dep_id__in=removed).delete()
-    if added:
-        Dependency.objects.bulk_create(
-            [Dependency(task_id=task_id, dep_id=d) for d in sorted(added)], ignore_conflicts=True
-        )
+    sql.insert_ignore(Dependency, ("task", "dep_id"), [(task_id, d) for d in sorted(added)])
     if new_link:
-        RunnableBy.objects.create(task_id=task_id, worker_id=worker_id)
+        sql.insert_ignore(RunnableBy, ("task", "worker"), [(task_id, worker_id)])
 
     lower = [d for d, state in dep_state.items() if state and state[1] < task.priority]
     if not disabled and not assistant:
         missing = sorted(d for d, state in dep_state.items() if state is None)
         if missing:
-            Task.objects.bulk_create(
+            sql.insert_many(
                 [
                     Task(
                         task_id=d,
@@ -215,39 +215,42 @@ def add_task(
             )
             if priority < task.priority:
                 lower.extend(missing)
-        Stakeholder.objects.bulk_create(
-            [Stakeholder(task_id=t, worker_id=worker_id) for t in [task_id, *sorted(wanted)]],
-            ignore_conflicts=True,
+        sql.insert_ignore(
+            Stakeholder, ("task", "worker"), [(t, worker_id) for t in [task_id, *sorted(wanted)]]
         )
     if lower:
         raise_priority(lower, task.priority)
 
 
-MUTABLE_FIELDS = [
-    "family",
-    "module",
-    "param_visibilities",
-    "params",
-    "display_name",
-    "batch_id",
-    "worker_running",
-    "resources_running",
-    "time_running",
-    "accepts_messages",
-    "tracking_url",
-    "batchable",
-    "remove_at",
-    "expl",
-    "resources",
-    "has_resources",
-    "retry_policy",
-    "runnable",
-    "priority",
-    "unmet_deps",
-    "n_workers",
-    "last_worker",
-    *STATUS_FIELDS,
-]
+MUTABLE_FIELDS = list(
+    dict.fromkeys(
+        [
+            "family",
+            "module",
+            "param_visibilities",
+            "params",
+            "display_name",
+            "batch_id",
+            "worker_running",
+            "resources_running",
+            "time_running",
+            "accepts_messages",
+            "tracking_url",
+            "batchable",
+            "remove_at",
+            "expl",
+            "resources",
+            "has_resources",
+            "retry_policy",
+            "runnable",
+            "priority",
+            "unmet_deps",
+            "n_workers",
+            "last_worker",
+            *STATUS_FIELDS,
+        ]
+    )
+)
 
 
 def raise_priority(task_ids: list[str], priority: float) -> None:

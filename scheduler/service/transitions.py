@@ -6,14 +6,13 @@ readiness counters of its dependants right, and emits the transition signals.
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
 from .. import policy
 from ..models import Dependency, Task
 from ..signals import task_status_changed, task_status_committed
 from ..status import ACTIVE, Status
-from . import counters
+from . import counters, sql
 from .base import Ctx, StatusChange, logger
 
 STATUS_FIELDS = [
@@ -28,17 +27,17 @@ STATUS_FIELDS = [
 ]
 
 
-def dependants_of(task_id: str):
-    return Dependency.objects.filter(dep_id=task_id).values("task_id")
-
-
 def _done_changed(task_id: str, now_done: bool) -> None:
     """A dependency became DONE (or stopped being DONE): adjust its dependants' counters.
 
     Relative updates commute, so concurrent changes of two dependencies of one
     task cannot lose each other's effect."""
-    delta = -1 if now_done else 1
-    Task.objects.filter(pk__in=dependants_of(task_id)).update(unmet_deps=F("unmet_deps") + delta)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Task._meta.db_table} SET unmet_deps = unmet_deps + %s WHERE task_id IN "
+            f"(SELECT task_id FROM {Dependency._meta.db_table} WHERE dep_id = %s)",
+            [-1 if now_done else 1, task_id],
+        )
 
 
 def set_status(
@@ -108,7 +107,7 @@ def set_status(
         if remove_on_failure:
             task.remove_at = ctx.now
     if save:
-        task.save(update_fields=STATUS_FIELDS)
+        sql.save_fields(task, STATUS_FIELDS)
 
     if new_status != old_status:
         counters.status_changed(task, old_status, new_status)

@@ -11,10 +11,11 @@ from ..errors import InvalidArgument
 from ..models import Batcher, Dependency, RunnableBy, SchedulerFlag, Task, Worker
 from ..policy import add_amounts, has_capacity
 from ..status import Status
+from . import sql
 from .base import Ctx, is_postgres, operation, require_str
 from .maintenance import prune_if_due
-from .registry import capacities, flag, get_or_create_worker, touch_worker
-from .transitions import set_status
+from .registry import capacities, get_or_create_worker, touch_worker
+from .transitions import STATUS_FIELDS, set_status
 
 RANK = ("-priority", "time", "task_id")
 CHUNK = 200
@@ -52,32 +53,30 @@ def _any_disabled() -> bool:
     return Task.objects.filter(status=Status.DISABLED).exists()
 
 
-def count_pending_reply(ctx: Ctx, worker: Worker) -> dict:
-    """The worker's maintained counters, less its upstream-disabled tasks."""
-    worker.refresh_from_db(fields=["n_pending", "n_unique", "n_last_scheduled", "disabled"])
+def count_pending_reply(ctx: Ctx, worker: Worker, any_disabled: bool | None = None) -> dict:
+    """The worker's maintained counters (as loaded), less its upstream-disabled tasks."""
     n_pending, n_unique, n_last = worker.n_pending, worker.n_unique, worker.n_last_scheduled
-    if _any_disabled():
+    if _any_disabled() if any_disabled is None else any_disabled:
         tables = _tables()
-        sql = _UPSTREAM_DISABLED_SQL.format(**tables) + _UD_COUNTS_SQL.format(**tables)
+        query = _UPSTREAM_DISABLED_SQL.format(**tables) + _UD_COUNTS_SQL.format(**tables)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [worker.worker_id, worker.worker_id])
+            cursor.execute(query, [worker.worker_id, worker.worker_id])
             ud_pending, ud_unique, ud_last = cursor.fetchone()
         n_pending -= ud_pending
         n_unique -= ud_unique
         n_last -= ud_last
 
-    running = list(
-        Task.objects.filter(runnable_links__worker_id=worker.worker_id, status=Status.RUNNING)
-        .order_by("time")
-        .values_list("task_id", "worker_running")
-    )
-    infos = dict(
-        Worker.objects.filter(pk__in={w for _, w in running if w}).values_list("worker_id", "info")
+    info_field = Worker._meta.get_field("info")
+    rows = sql.fetch(
+        f"SELECT t.task_id, t.worker_running, w.info FROM {sql.table(Task)} t "
+        f"JOIN {sql.table(Worker)} w ON w.worker_id = t.worker_running "
+        f"WHERE t.status = 'RUNNING' AND EXISTS (SELECT 1 FROM {sql.table(RunnableBy)} r "
+        "WHERE r.task_id = t.task_id AND r.worker_id = %s) ORDER BY t.time, t.task_id",
+        [worker.worker_id],
     )
     running_tasks = [
-        {"task_id": task_id, "worker": runner, **infos[runner]}
-        for task_id, runner in running
-        if runner in infos
+        {"task_id": task_id, "worker": runner, **info_field.from_db_value(info, None, connection)}
+        for task_id, runner, info in rows
     ]
     return {
         "n_pending_tasks": int(n_pending),
@@ -90,7 +89,8 @@ def count_pending_reply(ctx: Ctx, worker: Worker) -> dict:
 
 def count_pending(ctx: Ctx, worker: Any = None, **_: Any) -> dict:
     worker_id = require_str("worker", worker)
-    return count_pending_reply(ctx, get_or_create_worker(ctx, worker_id))
+    get_or_create_worker(ctx, worker_id)
+    return count_pending_reply(ctx, Worker.objects.get(pk=worker_id))
 
 
 def _rank_key(task: Task) -> tuple:
@@ -103,35 +103,43 @@ def _claimable(queryset):
     return queryset
 
 
-def _resend(worker_id: str, current_tasks: list[str]) -> Task | None:
-    candidates = (
-        Task.objects.filter(status=Status.RUNNING, worker_running=worker_id)
-        .exclude(pk__in=current_tasks)
-        .order_by(*RANK)
+def _resend_and_reset_orphans(ctx: Ctx, worker_id: str, current: set[str]) -> Task | None:
+    """The highest-ranked task this worker runs but did not list (it missed the reply),
+    and batch members handed to it whose batch it never claimed go back to PENDING."""
+    held = sql.load(
+        Task,
+        "worker_running = %s AND status IN ('RUNNING', 'BATCH_RUNNING')",
+        [worker_id],
+        suffix="FOR UPDATE" if is_postgres() else "",
     )
-    return candidates.first()
+    running = [t for t in held if t.status == Status.RUNNING]
+    missed = sorted((t for t in running if t.task_id not in current), key=_rank_key)
+    claimed_batches = {t.batch_id for t in running if t.batch_id}
+    for task in held:
+        if task.status == Status.BATCH_RUNNING and task.batch_id not in claimed_batches:
+            set_status(ctx, task, Status.PENDING, cause="batch not claimed", worker=worker_id)
+    return missed[0] if missed else None
 
 
-def _reset_orphaned_batches(ctx: Ctx, worker_id: str) -> None:
-    running_batches = Task.objects.filter(
-        status=Status.RUNNING, worker_running=worker_id, batch_id__isnull=False
-    ).values("batch_id")
-    orphans = (
-        Task.objects.select_for_update()
-        .filter(status=Status.BATCH_RUNNING, worker_running=worker_id)
-        .exclude(batch_id__in=running_batches)
-    )
-    for task in orphans:
-        set_status(ctx, task, Status.PENDING, cause="batch not claimed", worker=worker_id)
-
-
-def _is_trivial(worker: Worker) -> bool:
+def _probe(worker: Worker) -> tuple[bool, bool]:
+    """(is the worker trivial, does any DISABLED task exist), in one round trip."""
+    task = sql.table(Task)
+    any_resources, any_disabled = sql.fetch(
+        f"SELECT EXISTS (SELECT 1 FROM {task} WHERE status = 'PENDING' AND has_resources = %s), "
+        f"EXISTS (SELECT 1 FROM {task} WHERE status = 'DISABLED')",
+        [True],
+    )[0]
     if worker.assistant:
-        return False
-    pending_with_resources = Task.objects.filter(status=Status.PENDING, has_resources=True)
-    if not pending_with_resources.exists():
-        return True
-    return not pending_with_resources.filter(runnable_links__worker_id=worker.worker_id).exists()
+        return False, bool(any_disabled)
+    if not any_resources:
+        return True, bool(any_disabled)
+    mine = sql.fetch(
+        f"SELECT 1 FROM {task} t WHERE t.status = 'PENDING' AND t.has_resources = %s AND EXISTS "
+        f"(SELECT 1 FROM {sql.table(RunnableBy)} r WHERE r.task_id = t.task_id "
+        "AND r.worker_id = %s) LIMIT 1",
+        [True, worker.worker_id],
+    )
+    return not mine, bool(any_disabled)
 
 
 def _ready(queryset=None):
@@ -140,8 +148,18 @@ def _ready(queryset=None):
 
 
 def _choose_trivial(worker: Worker) -> Task | None:
-    mine = _ready().filter(runnable_links__worker_id=worker.worker_id).order_by(*RANK)
-    return _claimable(mine).first()
+    suffix = "ORDER BY priority DESC, time, task_id LIMIT 1"
+    if is_postgres():
+        suffix += " FOR UPDATE SKIP LOCKED"
+    found = sql.load(
+        Task,
+        f"status = 'PENDING' AND unmet_deps = 0 AND EXISTS (SELECT 1 FROM "
+        f"{sql.table(RunnableBy)} r WHERE r.task_id = {sql.table(Task)}.task_id "
+        "AND r.worker_id = %s)",
+        [worker.worker_id],
+        suffix=suffix,
+    )
+    return found[0] if found else None
 
 
 def _used_resources() -> dict[str, int]:
@@ -280,7 +298,7 @@ def get_work(
     if ctx.config.prune_on_get_work:
         prune_if_due(ctx, force=True)
 
-    w = touch_worker(ctx, worker_id, get_work=True, host=host)
+    w = _touch_for_work(ctx, worker_id, host)
     if w.disabled:
         return {
             "n_pending_tasks": 0,
@@ -291,19 +309,19 @@ def get_work(
         }
     if assistant and not w.assistant:
         w.info = {**w.info, "assistant": True}
-        w.save(update_fields=["info"])
+        sql.save_fields(w, ["info"])
 
     best = None
-    resent = False
     if current_tasks is not None:
-        best = _resend(worker_id, [str(t) for t in current_tasks])
-        resent = best is not None
-        _reset_orphaned_batches(ctx, worker_id)
+        before = len(ctx.changes)
+        best = _resend_and_reset_orphans(ctx, worker_id, {str(t) for t in current_tasks})
+        if len(ctx.changes) != before:
+            w = sql.load(Worker, "worker_id = %s", [worker_id])[0]
 
     members: list[Task] = []
     batched: dict = {}
-    if best is None and not flag(SchedulerFlag.PAUSED, False):
-        trivial = _is_trivial(w)
+    trivial, any_disabled = _probe(w)
+    if best is None and not _paused():
         for _attempt in range(5):
             found = _choose_trivial(w) if trivial else _choose_with_resources(ctx, w, assistant)
             if found is None:
@@ -311,23 +329,25 @@ def get_work(
             best = found if trivial else _lock_if_still_ready(found)
             if best is not None:
                 break
-        if best is not None:
+        if best is not None and best.batchable:
             members, batched = _collect_batch(best, w, trivial)
 
-    reply = count_pending_reply(ctx, w)
+    reply = count_pending_reply(ctx, w, any_disabled)
     if len(members) > 1:
         batch_id = hashlib.md5(
             "|".join(t.task_id for t in members).encode(), usedforsecurity=False
         ).hexdigest()
         for task in members:
-            set_status(ctx, task, Status.BATCH_RUNNING, cause="get_work batch", worker=worker_id)
-            task.batch_id = batch_id
-            task.worker_running = worker_id
-            task.resources_running = dict(task.resources or {})
-            task.time_running = ctx.now
-            task.save(
-                update_fields=["batch_id", "worker_running", "resources_running", "time_running"]
+            set_status(
+                ctx,
+                task,
+                Status.BATCH_RUNNING,
+                cause="get_work batch",
+                worker=worker_id,
+                save=False,
             )
+            task.batch_id = batch_id
+            _mark_running(ctx, task, worker_id)
         reply.update(
             task_id=None,
             task_family=best.family,
@@ -337,13 +357,10 @@ def get_work(
             batch_task_ids=[t.task_id for t in members],
         )
     elif best is not None:
-        if resent:
-            best = Task.objects.select_for_update().get(pk=best.pk)
-        set_status(ctx, best, Status.RUNNING, cause="get_work", worker=worker_id, host=host)
-        best.worker_running = worker_id
-        best.resources_running = dict(best.resources or {})
-        best.time_running = ctx.now
-        best.save(update_fields=["worker_running", "resources_running", "time_running"])
+        set_status(
+            ctx, best, Status.RUNNING, cause="get_work", worker=worker_id, host=host, save=False
+        )
+        _mark_running(ctx, best, worker_id)
         reply.update(
             task_id=best.task_id,
             task_family=best.family,
@@ -353,3 +370,31 @@ def get_work(
     else:
         reply["task_id"] = None
     return reply
+
+
+def _mark_running(ctx: Ctx, task: Task, worker_id: str) -> None:
+    task.worker_running = worker_id
+    task.resources_running = dict(task.resources or {})
+    task.time_running = ctx.now
+    sql.save_fields(task, [*STATUS_FIELDS, "worker_running", "resources_running", "time_running"])
+
+
+def _touch_for_work(ctx: Ctx, worker_id: str, host: str | None) -> Worker:
+    updated = sql.execute(
+        f"UPDATE {sql.table(Worker)} SET last_active = %s, last_get_work = %s, host = %s "
+        "WHERE worker_id = %s",
+        [ctx.now, ctx.now, host, worker_id],
+    )
+    if not updated:
+        touch_worker(ctx, worker_id, get_work=True, host=host)
+    return sql.load(Worker, "worker_id = %s", [worker_id])[0]
+
+
+def _paused() -> bool:
+    rows = sql.fetch(
+        f"SELECT value FROM {sql.table(SchedulerFlag)} WHERE name = %s", [SchedulerFlag.PAUSED]
+    )
+    if not rows:
+        return False
+    value = SchedulerFlag._meta.get_field("value").from_db_value(rows[0][0], None, connection)
+    return bool(value)

@@ -1,0 +1,128 @@
+"""Hand-written SQL for the hot paths (add_task, get_work), where the ORM's
+per-query compilation costs more than the queries themselves.
+
+Values go through each field's own conversion (``get_db_prep_save``), so JSON
+fields and the like are stored exactly as the ORM would store them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
+
+from django.db import connection, models
+
+
+def table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+@cache
+def _columns(model: type[models.Model], fields: tuple[str, ...]) -> list[models.Field]:
+    return [model._meta.get_field(name) for name in fields]
+
+
+def _prep(field: models.Field, value: Any) -> Any:
+    return field.get_db_prep_save(value, connection)
+
+
+def save_fields(instance: models.Model, fields: Sequence[str]) -> None:
+    """UPDATE one row's columns from the instance (no signals, like update_fields)."""
+    model = type(instance)
+    columns = _columns(model, tuple(fields))
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
+    pk = model._meta.pk
+    values = [_prep(f, getattr(instance, f.attname)) for f in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table(model)} SET {assignments} WHERE {pk.column} = %s",
+            [*values, instance.pk],
+        )
+
+
+def insert(instance: models.Model) -> None:
+    """INSERT one row with every concrete field of the instance."""
+    model = type(instance)
+    columns = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
+    names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    values = [_prep(f, getattr(instance, f.attname)) for f in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table(model)} ({names}) VALUES ({marks})", values)
+
+
+def insert_ignore(
+    model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """INSERT rows, skipping those that would break a unique constraint."""
+    rows = [list(row) for row in rows]
+    if not rows:
+        return
+    fields = _columns(model, tuple(columns))
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            part = rows[start : start + 500]
+            values = [_prep(f, v) for row in part for f, v in zip(fields, row, strict=True)]
+            cursor.execute(
+                f"INSERT INTO {table(model)} ({names}) VALUES "
+                f"{', '.join([row_marks] * len(part))} ON CONFLICT DO NOTHING",
+                values,
+            )
+
+
+def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def execute(sql: str, params: Sequence[Any] = ()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def insert_many(instances: Sequence[models.Model], *, ignore_conflicts: bool = False) -> None:
+    """INSERT several rows of one model with every concrete field."""
+    if not instances:
+        return
+    model = type(instances[0])
+    columns = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
+    insert_ignore_rows = [[getattr(obj, f.attname) for f in columns] for obj in instances]
+    names = tuple(f.name for f in columns)
+    if ignore_conflicts:
+        insert_ignore(model, names, insert_ignore_rows)
+        return
+    fields = _columns(model, names)
+    quoted = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        for row in insert_ignore_rows:
+            cursor.execute(
+                f"INSERT INTO {table(model)} ({quoted}) VALUES {marks}",
+                [_prep(f, v) for f, v in zip(fields, row, strict=True)],
+            )
+
+
+@cache
+def _select_list(model: type[models.Model]) -> tuple[str, list[models.Field]]:
+    fields = list(model._meta.concrete_fields)
+    return ", ".join(connection.ops.quote_name(f.column) for f in fields), fields
+
+
+def load(model: type[models.Model], where: str, params: Sequence[Any], *, suffix: str = ""):
+    """Model instances for the rows matching `where`, converted as the ORM would."""
+    select, fields = _select_list(model)
+    rows = fetch(f"SELECT {select} FROM {table(model)} WHERE {where} {suffix}", params)
+    converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
+    names = [f.attname for f in fields]
+    result = []
+    for row in rows:
+        values = list(row)
+        for i, convert in converters:
+            values[i] = convert(values[i], None, connection)
+        result.append(model.from_db(connection.alias, names, values))
+    return result
