@@ -1,5 +1,9 @@
 """HTTP transport of Luigi's protocol: /api/<method> with the arguments as JSON in
-the `data` field of the query string or form body, answered as {"response": ...}."""
+the `data` field of the query string or form body, answered as {"response": ...}.
+
+``dispatch`` is the whole behaviour; the Django view below and the ASGI fast
+path in ``scheduler.asgi`` are two doors to it.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +19,7 @@ from .errors import InvalidArgument, SchedulerError
 logger = logging.getLogger(__name__)
 
 
-def _error(status: int, error: str, detail: str) -> JsonResponse:
-    return JsonResponse({"error": error, "detail": detail}, status=status)
-
-
-def parse_data(request: HttpRequest) -> dict:
-    raw = request.POST.get("data") if request.method == "POST" else None
-    if raw is None:
-        raw = request.GET.get("data")
-    if raw is None and request.method == "POST" and request.content_type == "application/json":
-        raw = request.body.decode("utf-8", errors="strict") or None
+def parse_data(raw: str | None) -> dict:
     if raw is None or raw.strip() == "":
         return {}
     try:
@@ -37,21 +32,39 @@ def parse_data(request: HttpRequest) -> dict:
     return data
 
 
+def error_body(error: str, detail: str) -> dict:
+    return {"error": error, "detail": detail}
+
+
+def dispatch(http_method: str, method: str, raw_data: str | None) -> tuple[int, dict]:
+    """Answer one protocol call: (HTTP status, JSON body)."""
+    if http_method not in ("GET", "POST"):
+        return 405, error_body("method not allowed", "use GET or POST")
+    if method not in rpc.METHODS:
+        return 404, error_body("unknown method", f"the scheduler has no method {method!r}")
+    try:
+        result = rpc.call(method, parse_data(raw_data))
+    except SchedulerError as exc:
+        if exc.status_code >= 500:
+            logger.warning("%s: %s", method, exc)
+        return exc.status_code, error_body(type(exc).__name__, str(exc))
+    return 200, {"response": result}
+
+
+def encode(body: dict) -> bytes:
+    """Strict JSON (the visualiser's JSON.parse rejects NaN and Infinity)."""
+    return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
+
+
 @csrf_exempt
 def api(request: HttpRequest, method: str) -> HttpResponse:
     if request.method == "OPTIONS":
         return HttpResponse(status=204)
-    if request.method not in ("GET", "POST"):
-        return _error(405, "method not allowed", "use GET or POST")
-    if method not in rpc.METHODS:
-        return _error(404, "unknown method", f"the scheduler has no method {method!r}")
     try:
-        data = parse_data(request)
-        result = rpc.call(method, data)
+        raw = request.POST.get("data") if request.method == "POST" else None
+        if raw is None:
+            raw = request.GET.get("data")
     except UnicodeDecodeError:
-        return _error(400, "invalid argument", "the request body is not valid UTF-8")
-    except SchedulerError as exc:
-        if exc.status_code >= 500:
-            logger.warning("%s: %s", method, exc)
-        return _error(exc.status_code, type(exc).__name__, str(exc))
-    return JsonResponse({"response": result}, json_dumps_params={"allow_nan": False})
+        return JsonResponse(error_body("invalid argument", "the body is not UTF-8"), status=400)
+    status, body = dispatch(request.method, method, raw)
+    return HttpResponse(encode(body), status=status, content_type="application/json")

@@ -101,20 +101,18 @@ def lock_for_share(task_ids: Iterable[str]) -> dict[str, tuple[str, float]]:
     ids = sorted(set(task_ids))
     if not ids:
         return {}
-    if is_postgres():
-        with connection.cursor() as cursor:
+    suffix = "ORDER BY task_id FOR SHARE" if is_postgres() else ""
+    result = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 5000):
+            part = ids[start : start + 5000]
+            marks = ", ".join(["%s"] * len(part))
             cursor.execute(
                 f"SELECT task_id, status, priority FROM {Task._meta.db_table} "
-                "WHERE task_id = ANY(%s) ORDER BY task_id FOR SHARE",
-                [ids],
+                f"WHERE task_id IN ({marks}) {suffix}",
+                part,
             )
-            return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
-    result = {}
-    for start in range(0, len(ids), 5000):
-        rows = Task.objects.filter(pk__in=ids[start : start + 5000]).values_list(
-            "task_id", "status", "priority"
-        )
-        result.update({row[0]: (row[1], row[2]) for row in rows})
+            result.update({row[0]: (row[1], row[2]) for row in cursor.fetchall()})
     return result
 
 

@@ -10,7 +10,6 @@ that remove links (disabled or pruned workers, deleted tasks) recount instead.
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import F
 
 from ..models import RunnableBy, Task, Worker
 from ..status import Status
@@ -43,14 +42,26 @@ def link_added(task: Task, worker_id: str) -> None:
     task.last_worker = worker_id
     if task.status not in COUNTED:
         return
-    mine = {"n_pending": F("n_pending") + 1, "n_last_scheduled": F("n_last_scheduled") + 1}
-    if old_n == 0:
-        mine["n_unique"] = F("n_unique") + 1
-    elif old_n == 1 and old_last:
-        Worker.objects.filter(pk=old_last).update(n_unique=F("n_unique") - 1)
-    Worker.objects.filter(pk=worker_id).update(**mine)
-    if old_last:
-        Worker.objects.filter(pk=old_last).update(n_last_scheduled=F("n_last_scheduled") - 1)
+    # The new worker: one more pending, and it is now the last one added (and
+    # the only one if there was none). The previous last worker loses "last";
+    # a previously sole worker loses "unique".
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Worker._meta.db_table} SET "
+            "n_pending = n_pending + CASE WHEN worker_id = %s THEN 1 ELSE 0 END, "
+            "n_last_scheduled = n_last_scheduled + CASE WHEN worker_id = %s THEN 1 ELSE -1 END, "
+            "n_unique = n_unique + CASE WHEN worker_id = %s THEN %s ELSE %s END "
+            "WHERE worker_id IN (%s, %s)",
+            [
+                worker_id,
+                worker_id,
+                worker_id,
+                1 if old_n == 0 else 0,
+                -1 if old_n == 1 else 0,
+                worker_id,
+                old_last or worker_id,
+            ],
+        )
 
 
 def recount(task_ids: list[str] | None = None) -> None:

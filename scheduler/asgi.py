@@ -1,0 +1,109 @@
+"""A fast ASGI path for Luigi's protocol.
+
+Workers call /api/<method> several times a second each. Django's ASGI handler
+adapts every synchronous middleware separately (a thread hop per middleware and
+direction), which costs more than the scheduler call itself. This wrapper
+answers /api/<method> with one hop into the same ``dispatch`` the Django view
+uses, and passes everything else (REST API under /api/v1/, pages, admin,
+static files) to Django.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+from django.http.request import split_domain_port, validate_host
+
+from .views import dispatch, encode, error_body
+
+_ROUTE = re.compile(r"^/api/(?P<method>[A-Za-z_][A-Za-z0-9_]*)/?$")
+
+
+def _first(values: dict[str, list[str]], key: str) -> str | None:
+    found = values.get(key)
+    return found[0] if found else None
+
+
+def _answer(http_method: str, method: str, raw: str | None) -> tuple[int, dict]:
+    close_old_connections()
+    try:
+        return dispatch(http_method, method, raw)
+    finally:
+        close_old_connections()
+
+
+class LuigiProtocolApp:
+    def __init__(self, django_app: Any):
+        self.django_app = django_app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        match = _ROUTE.match(scope.get("path", "")) if scope["type"] == "http" else None
+        if match is None or not self._host_allowed(scope):
+            await self.django_app(scope, receive, send)
+            return
+        http_method = scope["method"]
+        if http_method == "OPTIONS":
+            await self._send(send, 204, None)
+            return
+        body, too_big = await self._read_body(receive)
+        if too_big:
+            detail = "the request body is larger than the server accepts"
+            await self._send(send, 413, error_body("payload too large", detail))
+            return
+        try:
+            raw = None
+            if http_method == "POST" and body:
+                raw = _first(parse_qs(body.decode("utf-8"), keep_blank_values=True), "data")
+            if raw is None:
+                query = scope.get("query_string", b"").decode("utf-8")
+                raw = _first(parse_qs(query, keep_blank_values=True), "data")
+        except UnicodeDecodeError:
+            await self._send(send, 400, error_body("invalid argument", "the body is not UTF-8"))
+            return
+        status, answer = await sync_to_async(_answer, thread_sensitive=True)(
+            http_method, match["method"], raw
+        )
+        await self._send(send, status, answer)
+
+    @staticmethod
+    def _host_allowed(scope: dict) -> bool:
+        headers = dict(scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode("latin-1")
+        domain, _port = split_domain_port(host)
+        allowed = settings.ALLOWED_HOSTS
+        if settings.DEBUG and not allowed:
+            allowed = [".localhost", "127.0.0.1", "[::1]"]
+        # Unknown hosts go through Django, which answers them with its usual 400.
+        return bool(domain) and validate_host(domain, allowed)
+
+    @staticmethod
+    async def _read_body(receive: Any) -> tuple[bytes, bool]:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if limit is not None and size > limit:
+                return b"", True
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return b"".join(chunks), False
+
+    @staticmethod
+    async def _send(send: Any, status: int, body: dict | None) -> None:
+        payload = b"" if body is None else encode(body)
+        headers = [(b"content-length", str(len(payload)).encode())]
+        if body is not None:
+            headers.append((b"content-type", b"application/json"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
