@@ -46,6 +46,8 @@ class SchedulerConfig:
     # Seconds between maintenance passes run lazily by the read/write paths.
     prune_interval: float = 60.0
     history_retention_days: int = 90
+    # Seconds the StatusEvent outbox keeps changes for live views to catch up on.
+    event_retention: float = 86400.0
     resources: tuple[tuple[str, int], ...] = ()
 
     @property

@@ -244,3 +244,28 @@ class SchedulerFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value!r}"
+
+
+class StatusEvent(models.Model):
+    """Every status change, written in the transaction that makes it (an outbox).
+
+    The id orders the events; live views tail this table to learn of changes made
+    by any process, and catch up after a reconnect. Old rows are pruned.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.FloatField()
+    task_id = models.CharField(max_length=ID_LENGTH)
+    family = models.CharField(max_length=255, blank=True, default="")
+    old_status = models.CharField(max_length=16)
+    new_status = models.CharField(max_length=16)
+    cause = models.CharField(max_length=64)
+    worker = models.CharField(max_length=ID_LENGTH, null=True, blank=True)
+    host = models.CharField(max_length=255, null=True, blank=True)
+    user = models.CharField(max_length=150, null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["task_id", "id"], name="status_event_task")]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.task_id}: {self.old_status} -> {self.new_status}"

@@ -35,6 +35,9 @@ class Ctx:
 
 @dataclass(frozen=True)
 class StatusChange:
+    """One status change, as recorded in the StatusEvent outbox (``seq`` is its id)."""
+
+    seq: int
     task_id: str
     family: str
     old_status: str

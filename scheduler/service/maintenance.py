@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Q
 
-from ..models import RunnableBy, SchedulerFlag, Stakeholder, Task, Worker
+from ..models import RunnableBy, SchedulerFlag, Stakeholder, StatusEvent, Task, Worker
 from ..status import Status
 from . import counters
 from .base import Ctx, is_postgres, logger, operation
@@ -91,9 +91,22 @@ def prune(ctx: Ctx) -> dict[str, int]:
         stats["removed"] += 1
     if linked:
         counters.recount([])
+    stats["events"] = _trim_events(ctx.now - config.event_retention)
     if any(stats.values()):
         logger.info("maintenance pass: %s", stats)
     return stats
+
+
+def _trim_events(before: float, batch: int = 5000) -> int:
+    """Delete outbox rows older than `before`, a bounded batch per pass."""
+    oldest = list(
+        StatusEvent.objects.filter(at__lt=before)
+        .order_by("id")
+        .values_list("id", flat=True)[:batch]
+    )
+    if oldest:
+        StatusEvent.objects.filter(id__lte=oldest[-1], at__lt=before).delete()
+    return len(oldest)
 
 
 @operation

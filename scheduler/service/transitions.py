@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 
 from .. import policy
-from ..models import Dependency, Task
+from ..models import Dependency, StatusEvent, Task
 from ..signals import task_status_changed, task_status_committed
 from ..status import ACTIVE, Status
 from . import counters, sql
@@ -142,7 +142,27 @@ def emit(
     host: str | None = None,
     user: str | None = None,
 ) -> None:
+    row = (
+        ctx.now,
+        task.task_id,
+        task.family,
+        old_status,
+        new_status,
+        cause[:64],
+        worker,
+        host,
+        user,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {StatusEvent._meta.db_table} (at, task_id, family, old_status, "
+            "new_status, cause, worker, host, {user}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "RETURNING id".replace("{user}", connection.ops.quote_name("user")),
+            row,
+        )
+        seq = cursor.fetchone()[0]
     change = StatusChange(
+        seq=seq,
         task_id=task.task_id,
         family=task.family,
         old_status=old_status,

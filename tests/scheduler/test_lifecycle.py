@@ -340,3 +340,29 @@ def test_expl_and_params_are_kept(sched):
     assert listed["display_name"] == "A(x=1)"
     err = sched("fetch_error", task_id="A_1")
     assert err["taskParams"] == {"x": "1", "h": "s"}
+
+
+def test_every_status_change_lands_in_the_outbox_in_order(sched):
+    from scheduler.models import StatusEvent
+
+    sched.add("A")
+    sched.next_id()
+    sched.finish("A", status="FAILED", expl='"x"')
+    events = list(StatusEvent.objects.filter(task_id="A").order_by("id"))
+    assert [(e.old_status, e.new_status) for e in events] == [
+        ("PENDING", "RUNNING"),
+        ("RUNNING", "FAILED"),
+    ]
+    assert events[0].cause == "get_work" and events[0].worker == "W"
+
+
+def test_old_outbox_rows_are_trimmed(sched):
+    from scheduler.models import StatusEvent
+
+    sched.configure(event_retention=100)
+    sched.add("A")
+    sched.next_id()
+    assert StatusEvent.objects.count() == 1
+    sched.advance(101)
+    sched("prune")
+    assert StatusEvent.objects.count() == 0

@@ -1,0 +1,124 @@
+"""Many threads claiming work at once: a task is never handed to two workers."""
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection, connections
+
+from scheduler import rpc
+from scheduler.models import Task
+from scheduler.service import Ctx
+from scheduler.service.invariants import violations
+
+N_TASKS = 2000
+N_THREADS = 8
+
+
+def _register(n: int) -> None:
+    # A DAG: every tenth task depends on the one before it, the rest are independent.
+    for i in range(n):
+        deps = [f"T_{i - 1}"] if i % 10 == 9 else []
+        rpc.call(
+            "add_task",
+            {
+                "task_id": f"T_{i}",
+                "worker": "registrar",
+                "family": "T",
+                "deps": deps,
+                "params": {"i": str(i)},
+            },
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_hammering_get_work_never_share_a_task():
+    _register(N_TASKS)
+    claimed: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def hammer(index: int) -> None:
+        worker = f"hammer-{index}"
+        idle = 0
+        try:
+            while idle < 20:
+                reply = rpc.call(
+                    "get_work", {"worker": worker, "assistant": True, "current_tasks": None}
+                )
+                task_id = reply["task_id"]
+                if task_id is None:
+                    idle += 1
+                    continue
+                idle = 0
+                with lock:
+                    claimed.append(task_id)
+                rpc.call(
+                    "add_task",
+                    {"task_id": task_id, "worker": worker, "status": "DONE", "assistant": True},
+                )
+        except BaseException as exc:  # reported below
+            import traceback
+            traceback.print_exc()
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(N_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    assert not errors, errors
+    duplicates = [task_id for task_id, n in Counter(claimed).items() if n > 1]
+    assert duplicates == []
+    assert len(claimed) == N_TASKS
+    assert Task.objects.filter(status="DONE").count() == N_TASKS
+    assert violations() == []
+    assert connection.vendor in ("sqlite", "postgresql")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_registration_and_completion_keep_readiness_right():
+    # One thread completes dependencies while others register dependants of them.
+    for i in range(200):
+        rpc.call("add_task", {"task_id": f"D_{i}", "worker": "w0", "family": "D"})
+    errors: list[BaseException] = []
+
+    def complete() -> None:
+        try:
+            for i in range(200):
+                rpc.call("add_task", {"task_id": f"D_{i}", "worker": "w0", "status": "DONE"})
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def register(offset: int) -> None:
+        try:
+            for i in range(200):
+                rpc.call(
+                    "add_task",
+                    {
+                        "task_id": f"U_{offset}_{i}",
+                        "worker": f"w{offset}",
+                        "family": "U",
+                        "deps": [f"D_{i}", f"D_{(i + 1) % 200}"],
+                    },
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=complete)] + [
+        threading.Thread(target=register, args=(k,)) for k in (1, 2, 3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    assert not errors, errors
+    assert violations() == []
+    assert Task.objects.filter(family="U", unmet_deps=0).count() == 600
+    assert Ctx.make().config is not None
