@@ -359,7 +359,7 @@ def test_every_status_change_lands_in_the_outbox_in_order(sched):
 def test_old_outbox_rows_are_trimmed(sched):
     from scheduler.models import StatusEvent
 
-    sched.configure(event_retention=100)
+    sched.configure(event_retention=100, worker_disconnect_delay=1000)
     sched.add("A")
     sched.next_id()
     assert StatusEvent.objects.count() == 1
