@@ -1,0 +1,163 @@
+"""Writes history in the transaction of every status change (scheduler's
+``task_status_changed``), on the scheduler's hot path.
+
+Per change: one UPDATE of the task's latest run (found through the
+``(task_id, -id)`` index, its decision whether the change joins that run in the
+WHERE clause, the run id back through RETURNING) and one INSERT of the event.
+When the change opens a new run (see ``history.models``), an INSERT of the run
+takes the UPDATE's place after it matched nothing. No SELECT.
+
+Status changes of one task are serialised by the scheduler's row lock on the
+task, so two changes never race for the same task's latest run.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+
+from django.db import connection
+
+from scheduler.conf import get_config
+
+from .models import RUNNING_STATUSES, Event, Run
+
+logger = logging.getLogger(__name__)
+
+_RUNNING_SQL = ", ".join(f"'{s}'" for s in RUNNING_STATUSES)
+# The latest run has not started yet, or is still running: a PENDING or RUNNING
+# change belongs to it; otherwise that change opens the next run.
+_JOINABLE = f"(started_at IS NULL OR status IN ({_RUNNING_SQL}))"
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _latest(run: str) -> str:
+    return f"id = (SELECT MAX(id) FROM {run} WHERE task_id = %s)"
+
+
+@cache
+def _start_sql() -> str:
+    run = _quote(Run._meta.db_table)
+    return (
+        f"UPDATE {run} SET status = %s, updated_at = %s, "
+        "host = CASE WHEN started_at IS NULL THEN %s ELSE host END, "
+        "worker = CASE WHEN started_at IS NULL THEN %s ELSE worker END, "
+        "started_at = COALESCE(started_at, %s) "
+        f"WHERE {_latest(run)} AND {_JOINABLE} RETURNING id"
+    )
+
+
+@cache
+def _follow_sql(opens_after_end: bool) -> str:
+    run = _quote(Run._meta.db_table)
+    ending = f"status IN ({_RUNNING_SQL})"
+    condition = f" AND {_JOINABLE}" if opens_after_end else ""
+    return (
+        f"UPDATE {run} SET status = %s, updated_at = %s, error = COALESCE(%s, error), "
+        f"outcome = CASE WHEN {ending} THEN %s ELSE outcome END, "
+        f"ended_at = CASE WHEN {ending} THEN %s ELSE ended_at END, "
+        f"duration = CASE WHEN {ending} THEN %s - started_at ELSE duration END "
+        f"WHERE {_latest(run)}{condition} RETURNING id"
+    )
+
+
+@cache
+def _insert_run_sql() -> str:
+    columns = (
+        "task_id, family, params, host, worker, status, error, opened_at, updated_at, started_at"
+    )
+    return (
+        f"INSERT INTO {_quote(Run._meta.db_table)} ({columns}) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+    )
+
+
+@cache
+def _insert_event_sql() -> str:
+    columns = ", ".join(
+        _quote(c)
+        for c in ("run_id", "at", "old_status", "status", "cause", "worker", "host", "user")
+    )
+    return (
+        f"INSERT INTO {_quote(Event._meta.db_table)} ({columns}) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    )
+
+
+def _public_params(task: Any) -> dict:
+    params = getattr(task, "params", None) or {}
+    visibility = getattr(task, "param_visibilities", None) or {}
+    return {k: v for k, v in params.items() if visibility.get(k, 0) == 0}
+
+
+def error_of(change: Any, task: Any) -> str | None:
+    """The error text of a worker-reported failure: the task's ``expl`` right now.
+
+    Only a worker's report carries a fresh explanation; after other causes
+    (a lost worker, the scheduler) ``expl`` still holds an older one.
+    """
+    failed = change.new_status == "FAILED" or (
+        change.new_status == "DISABLED" and change.old_status in RUNNING_STATUSES
+    )
+    if failed and change.cause == "add_task":
+        return getattr(task, "expl", None)
+    return None
+
+
+def record(sender: Any = None, change: Any = None, task: Any = None, **_: Any) -> None:
+    """Receiver of ``scheduler.signals.task_status_changed``."""
+    if change is None or not get_config().record_task_history:
+        return
+    at = change.at
+    status = change.new_status
+    error = None
+    with connection.cursor() as cursor:
+        if status in RUNNING_STATUSES:
+            cursor.execute(
+                _start_sql(), [status, at, change.host, change.worker, at, change.task_id]
+            )
+        else:
+            error = error_of(change, task)
+            cursor.execute(
+                _follow_sql(opens_after_end=status == "PENDING"),
+                [status, at, error, status, at, at, change.task_id],
+            )
+        row = cursor.fetchone()
+        if row is None:
+            starts = status in RUNNING_STATUSES
+            params = Run._meta.get_field("params").get_db_prep_save(
+                _public_params(task) if task is not None else (change.params or {}), connection
+            )
+            cursor.execute(
+                _insert_run_sql(),
+                [
+                    change.task_id,
+                    change.family or "",
+                    params,
+                    change.host if starts else None,
+                    change.worker if starts else None,
+                    status,
+                    error,
+                    at,
+                    at,
+                    at if starts else None,
+                ],
+            )
+            row = cursor.fetchone()
+        cursor.execute(
+            _insert_event_sql(),
+            [
+                row[0],
+                at,
+                change.old_status,
+                status,
+                (change.cause or "")[:64],
+                change.worker,
+                change.host,
+                change.user,
+            ],
+        )
