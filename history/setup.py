@@ -1,0 +1,77 @@
+"""Idempotent set-up run after ``migrate``: the operator permission, the seeded
+groups, and django-q2's retention schedule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS
+
+OPERATE_CODENAME = "operate_scheduler"
+OPERATE_PERMISSION = f"scheduler.{OPERATE_CODENAME}"
+OPERATORS_GROUP = "Operators"
+VIEWERS_GROUP = "Scheduler viewers"
+
+# (app label, codename) granted to each seeded group.
+_VIEW = [
+    ("scheduler", "view_task"),
+    ("scheduler", "view_worker"),
+    ("scheduler", "view_resource"),
+    ("history", "view_run"),
+    ("history", "view_event"),
+]
+_OPERATE = [
+    *_VIEW,
+    ("scheduler", OPERATE_CODENAME),
+    ("scheduler", "add_resource"),
+    ("scheduler", "change_resource"),
+]
+
+
+def ensure_operate_permission(using: str = DEFAULT_DB_ALIAS) -> None:
+    """``scheduler.operate_scheduler``: may re-enable, retry, mark done and disable
+    tasks, disable workers and edit resource limits (on the Task content type, so
+    the scheduler's admin can ask for it without knowing about this app)."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    from scheduler.models import Task
+
+    content_type = ContentType.objects.db_manager(using).get_for_model(Task)
+    Permission.objects.using(using).get_or_create(
+        content_type=content_type,
+        codename=OPERATE_CODENAME,
+        defaults={"name": "Can operate the scheduler (re-enable, retry, mark done, disable)"},
+    )
+
+
+def ensure_groups(using: str = DEFAULT_DB_ALIAS) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    for name, wanted in ((VIEWERS_GROUP, _VIEW), (OPERATORS_GROUP, _OPERATE)):
+        group, _ = Group.objects.using(using).get_or_create(name=name)
+        for app_label, codename in wanted:
+            permission = (
+                Permission.objects.using(using)
+                .filter(content_type__app_label=app_label, codename=codename)
+                .first()
+            )
+            if permission is not None:
+                group.permissions.add(permission)
+
+
+def ensure_schedule(using: str = DEFAULT_DB_ALIAS) -> None:
+    from django_q.models import Schedule
+
+    from .retention import SCHEDULE_FUNC, SCHEDULE_NAME
+
+    Schedule.objects.using(using).get_or_create(
+        name=SCHEDULE_NAME,
+        defaults={"func": SCHEDULE_FUNC, "schedule_type": Schedule.HOURLY, "repeats": -1},
+    )
+
+
+def post_migrate(using: str = DEFAULT_DB_ALIAS, **_: Any) -> None:
+    ensure_operate_permission(using)
+    ensure_groups(using)
+    ensure_schedule(using)
