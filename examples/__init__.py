@@ -1,0 +1,1 @@
+"""Runnable example pipelines (see examples/daily.py and examples/demo.py)."""

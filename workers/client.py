@@ -1,0 +1,241 @@
+"""Scheduler clients: one interface, two transports.
+
+- :class:`DirectClient` runs each call in this process through the scheduler
+  service (``scheduler.rpc.call``), one database transaction per call, so a
+  worker needs no server and is still coordinated with every other worker and
+  server using the same database. :meth:`SchedulerClient.add_tasks` registers
+  many tasks in a few transactions.
+- :class:`RemoteClient` speaks Luigi's HTTP protocol (``POST /api/<method>``,
+  form field ``data`` holding the JSON arguments, answer ``{"response": ...}``)
+  to this project's server or to a real ``luigid``. It keeps one connection
+  alive per thread, retries connection errors and 5xx answers with backoff and
+  turns 4xx answers into :class:`SchedulerCallError` carrying the server's message.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: add_task calls registered per transaction by DirectClient.add_tasks
+BULK_CHUNK = 200
+
+
+class SchedulerClientError(Exception):
+    """The scheduler could not be reached, or did not answer in the protocol's shape."""
+
+
+class SchedulerCallError(SchedulerClientError):
+    """The scheduler refused a call (bad arguments, unknown method): not worth retrying."""
+
+
+class SchedulerClient:
+    """What the worker runtime needs from a scheduler."""
+
+    #: Short description for logs and the summary ("database", "http://host:port/").
+    where: str = ""
+
+    def call(self, method: str, **arguments: Any) -> Any:
+        raise NotImplementedError
+
+    def add_tasks(self, payloads: Iterable[dict[str, Any]]) -> None:
+        """Register tasks (``add_task`` payloads), in order."""
+        for payload in payloads:
+            self.call("add_task", **payload)
+
+    def close(self) -> None:
+        """Release what this thread holds (connections)."""
+
+    def after_fork(self) -> None:
+        """Called in a forked child before it may use the client."""
+
+
+class DirectClient(SchedulerClient):
+    """Calls the scheduler service in-process (Django must be set up)."""
+
+    where = "database"
+
+    def __init__(self, retries: int = 5, retry_wait: float = 0.5) -> None:
+        self.retries = retries
+        self.retry_wait = retry_wait
+
+    def call(self, method: str, **arguments: Any) -> Any:
+        from scheduler import rpc
+        from scheduler.errors import SchedulerError, SchedulerUnavailable
+
+        for attempt in range(1, self.retries + 1):
+            try:
+                return rpc.call(method, arguments)
+            except SchedulerUnavailable as exc:
+                if attempt == self.retries:
+                    raise SchedulerClientError(f"{method}: {exc}") from exc
+                logger.warning("%s: %s; retrying (attempt %d)", method, exc, attempt)
+                self._reset_connection()
+                time.sleep(self.retry_wait * attempt)
+            except SchedulerError as exc:
+                raise SchedulerCallError(f"{method}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def add_tasks(self, payloads: Iterable[dict[str, Any]]) -> None:
+        """Register ``BULK_CHUNK`` tasks per transaction; a chunk whose transaction fails
+        (a deadlock with another worker, a busy database) is registered call by call."""
+        from django.db import DatabaseError, transaction
+
+        from scheduler import rpc
+        from scheduler.errors import SchedulerError, SchedulerUnavailable
+
+        items = list(payloads)
+        for start in range(0, len(items), BULK_CHUNK):
+            chunk = items[start : start + BULK_CHUNK]
+            try:
+                with transaction.atomic():
+                    for payload in chunk:
+                        rpc.call("add_task", payload)
+            except (DatabaseError, SchedulerUnavailable) as exc:
+                logger.info("bulk registration fell back to single calls: %s", exc)
+                super().add_tasks(chunk)
+            except SchedulerError as exc:
+                raise SchedulerCallError(f"add_task: {exc}") from exc
+
+    @staticmethod
+    def _reset_connection() -> None:
+        from django.db import connection
+
+        connection.close_if_unusable_or_obsolete()
+
+    def close(self) -> None:
+        from django.db import connection
+
+        connection.close()
+
+
+class RemoteClient(SchedulerClient):
+    """Luigi's HTTP protocol, over persistent connections (one per thread)."""
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 30.0,
+        attempts: int = 5,
+        retry_wait: float = 0.5,
+    ) -> None:
+        parsed = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"scheduler URL must be http(s)://host[:port][/prefix], got {url!r}")
+        self.url = url
+        self.where = url
+        self.scheme = parsed.scheme
+        self.host = parsed.hostname
+        self.port = parsed.port
+        self.prefix = parsed.path.rstrip("/")
+        self.auth = None
+        if parsed.username:
+            import base64
+
+            user = urllib.parse.unquote(parsed.username)
+            token = f"{user}:{urllib.parse.unquote(parsed.password or '')}"
+            self.auth = "Basic " + base64.b64encode(token.encode()).decode()
+        self.timeout = timeout
+        self.attempts = attempts
+        self.retry_wait = retry_wait
+        self._local = threading.local()
+        self._pid = os.getpid()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._pid != os.getpid():  # forked: never share the parent's sockets
+            self._local = threading.local()
+            self._pid = os.getpid()
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            kind = (
+                http.client.HTTPSConnection
+                if self.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            conn = kind(self.host, self.port, timeout=self.timeout)
+            self._local.conn = conn
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+        self._local.conn = None
+
+    def _post(self, method: str, body: bytes) -> tuple[int, bytes]:
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Connection": "keep-alive",
+        }
+        if self.auth:
+            headers["Authorization"] = self.auth
+        conn = self._connection()
+        conn.request("POST", f"{self.prefix}/api/{method}", body=body, headers=headers)
+        reply = conn.getresponse()
+        data = reply.read()
+        if reply.will_close:
+            self._drop_connection()
+        return reply.status, data
+
+    def call(self, method: str, **arguments: Any) -> Any:
+        body = urllib.parse.urlencode({"data": json.dumps(arguments)}).encode()
+        problem = ""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                status, data = self._post(method, body)
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop_connection()
+                problem = f"cannot reach the scheduler at {self.url}: {exc}"
+            else:
+                if status == 200:
+                    return self._decode(method, data)
+                detail = self._error_detail(data)
+                if 400 <= status < 500:
+                    raise SchedulerCallError(f"{method}: the scheduler answered {status}: {detail}")
+                problem = f"the scheduler at {self.url} answered {status}: {detail}"
+            if attempt < self.attempts:
+                logger.warning("%s: %s (attempt %d of %d)", method, problem, attempt, self.attempts)
+                time.sleep(min(self.retry_wait * 2 ** (attempt - 1), 10.0))
+        raise SchedulerClientError(f"{method}: {problem} (gave up after {self.attempts} attempts)")
+
+    @staticmethod
+    def _decode(method: str, data: bytes) -> Any:
+        try:
+            decoded = json.loads(data)
+        except ValueError as exc:
+            raise SchedulerClientError(f"{method}: the scheduler's answer is not JSON") from exc
+        if not isinstance(decoded, dict) or "response" not in decoded:
+            raise SchedulerClientError(f"{method}: the scheduler's answer has no 'response'")
+        return decoded["response"]
+
+    @staticmethod
+    def _error_detail(data: bytes) -> str:
+        text = data.decode("utf-8", errors="replace")
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            return text.strip()[:300] or "(empty body)"
+        if isinstance(decoded, dict) and "detail" in decoded:
+            return str(decoded["detail"])
+        return text.strip()[:300]
+
+    def close(self) -> None:
+        self._drop_connection()
+
+    def after_fork(self) -> None:
+        self._local = threading.local()
+        self._pid = os.getpid()
+
+
+def make_client(scheduler_url: str | None) -> SchedulerClient:
+    """RemoteClient for a URL, DirectClient (the database) otherwise."""
+    return RemoteClient(scheduler_url) if scheduler_url else DirectClient()
