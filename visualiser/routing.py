@@ -1,3 +1,9 @@
-"""WebSocket routes of the dashboard (live updates are built on these)."""
+"""WebSocket routes of the dashboard."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from .consumers import TaskEventsConsumer
+
+websocket_urlpatterns = [
+    path("ws/tasks/", TaskEventsConsumer.as_asgi(), name="live-tasks"),
+]
