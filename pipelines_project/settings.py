@@ -136,6 +136,12 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Live updates (visualiser.feed): seconds between reads of the StatusEvent outbox,
+# and how long a gap in its ids (a PostgreSQL transaction not yet committed) is
+# waited for before later events go out.
+LIVE_POLL_INTERVAL = env.float("LIVE_POLL_INTERVAL", default=0.1)
+LIVE_GAP_GRACE = env.float("LIVE_GAP_GRACE", default=1.0)
+
 # Luigi's add_task payloads list every dependency; allow large ones, refuse beyond.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)
 
