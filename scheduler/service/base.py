@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -54,7 +55,9 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-_RETRYABLE_PG = ("deadlock detected", "could not serialize access")
+# PostgreSQL deadlocks and serialisation failures, and SQLite's busy timeout
+# running out under heavy contention: the whole operation is safe to run again.
+_RETRYABLE = ("deadlock detected", "could not serialize access", "database is locked")
 
 
 def operation(func: F) -> F:
@@ -71,11 +74,12 @@ def operation(func: F) -> F:
             except OperationalError as exc:
                 text = str(exc).lower()
                 nested = connection.in_atomic_block
-                if any(s in text for s in _RETRYABLE_PG) and attempt < attempts and not nested:
+                retryable = any(s in text for s in _RETRYABLE)
+                if retryable and attempt < attempts and not nested:
                     ctx = args[0] if args and isinstance(args[0], Ctx) else None
                     if ctx is not None:
                         ctx.changes.clear()
-                    time.sleep(0.005 * attempt)
+                    time.sleep(random.uniform(0.005, 0.02) * attempt)
                     continue
                 if "database is locked" in text or "connection" in text or "terminat" in text:
                     raise SchedulerUnavailable(f"database unavailable: {exc}") from exc

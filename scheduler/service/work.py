@@ -224,14 +224,16 @@ def _choose_with_resources(ctx: Ctx, worker: Worker, assistant: bool) -> Task | 
     ready = _ready().order_by(*RANK)
     offset = 0
     while any(v > 0 for v in budget.values()):
-        chunk = list(ready[offset : offset + CHUNK])
+        # Small first: usually one of the first few candidates is chosen.
+        size = min(CHUNK, 16 * 4 ** min(offset // 16, 3)) if offset else 16
+        chunk = list(ready[offset : offset + size])
         offset += len(chunk)
         runners = workers_of([t.task_id for t in chunk])
         for task in chunk:
             advance(task)
             if consider(task, runners.get(task.task_id, [])):
                 return task
-        if len(chunk) < CHUNK:
+        if len(chunk) < size:
             return None
     # No greedy budget left, so nothing more is reserved for other workers: only
     # this worker's own ready tasks can still be chosen (re-checking earlier ones

@@ -15,36 +15,52 @@ N_TASKS = 2000
 N_THREADS = 8
 
 
-def _register(n: int) -> None:
-    # A DAG: every tenth task depends on the one before it, the rest are independent.
-    for i in range(n):
-        deps = [f"T_{i - 1}"] if i % 10 == 9 else []
-        rpc.call(
-            "add_task",
-            {
-                "task_id": f"T_{i}",
-                "worker": "registrar",
-                "family": "T",
-                "deps": deps,
-                "params": {"i": str(i)},
-            },
-        )
+def _register(n: int, parts: int = 4) -> None:
+    """Register a DAG from several threads at once: every tenth task depends on the
+    one before it, the rest are independent. One worker id may run all of them."""
+
+    def register(part: int) -> None:
+        try:
+            for i in range(part, n, parts):
+                deps = [f"T_{i - 1}"] if i % 10 == 9 else []
+                rpc.call(
+                    "add_task",
+                    {
+                        "task_id": f"T_{i}",
+                        "worker": "shared",
+                        "family": "T",
+                        "deps": deps,
+                        "params": {"i": str(i)},
+                    },
+                )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=register, args=(k,)) for k in range(parts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_threads_hammering_get_work_never_share_a_task():
     _register(N_TASKS)
+    assert Task.objects.count() == N_TASKS
     claimed: list[str] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
 
     def hammer(index: int) -> None:
-        worker = f"hammer-{index}"
+        # Most threads share the registering worker's id (the plain claim path);
+        # two are assistants (the resource-aware path).
+        assistant = index >= N_THREADS - 2
+        worker = f"assistant-{index}" if assistant else "shared"
         idle = 0
         try:
-            while idle < 20:
+            while idle < 10:
                 reply = rpc.call(
-                    "get_work", {"worker": worker, "assistant": True, "current_tasks": None}
+                    "get_work", {"worker": worker, "assistant": assistant, "current_tasks": None}
                 )
                 task_id = reply["task_id"]
                 if task_id is None:
@@ -55,11 +71,14 @@ def test_threads_hammering_get_work_never_share_a_task():
                     claimed.append(task_id)
                 rpc.call(
                     "add_task",
-                    {"task_id": task_id, "worker": worker, "status": "DONE", "assistant": True},
+                    {
+                        "task_id": task_id,
+                        "worker": worker,
+                        "status": "DONE",
+                        "assistant": assistant,
+                    },
                 )
         except BaseException as exc:  # reported below
-            import traceback
-            traceback.print_exc()
             errors.append(exc)
         finally:
             connections.close_all()
