@@ -5,3 +5,6 @@ class SchedulerConfig(AppConfig):
     name = "scheduler"
     verbose_name = "Central scheduler"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)
