@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -44,6 +45,11 @@ def dispatch(http_method: str, method: str, raw_data: str | None) -> tuple[int, 
         return 404, error_body("unknown method", f"the scheduler has no method {method!r}")
     try:
         result = rpc.call(method, parse_data(raw_data))
+    except (OperationalError, InterfaceError) as exc:
+        # Reads run outside the retrying transaction wrapper; a database that is
+        # away is the server's temporary trouble, not the caller's.
+        logger.warning("%s: database unavailable: %s", method, exc)
+        return 503, error_body("SchedulerUnavailable", f"database unavailable: {exc}")
     except SchedulerError as exc:
         if exc.status_code >= 500:
             logger.warning("%s: %s", method, exc)

@@ -10,7 +10,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.db import OperationalError, connection, transaction
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 
 from ..conf import SchedulerConfig, get_config
 from ..errors import InvalidArgument, SchedulerUnavailable
@@ -67,23 +73,31 @@ def operation(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         attempts = 5
+        ctx = args[0] if args and isinstance(args[0], Ctx) else None
         for attempt in range(1, attempts + 1):
+            if ctx is not None:
+                ctx.changes.clear()
             try:
                 with transaction.atomic():
                     return func(*args, **kwargs)
+            except IntegrityError:
+                # Two transactions created the same row at once (e.g. the first
+                # add_task of a task from two workers): run again, it now exists.
+                if attempt < attempts and not connection.in_atomic_block:
+                    continue
+                raise
             except OperationalError as exc:
                 text = str(exc).lower()
                 nested = connection.in_atomic_block
                 retryable = any(s in text for s in _RETRYABLE)
                 if retryable and attempt < attempts and not nested:
-                    ctx = args[0] if args and isinstance(args[0], Ctx) else None
-                    if ctx is not None:
-                        ctx.changes.clear()
                     time.sleep(random.uniform(0.005, 0.02) * attempt)
                     continue
                 if "database is locked" in text or "connection" in text or "terminat" in text:
                     raise SchedulerUnavailable(f"database unavailable: {exc}") from exc
                 raise
+            except InterfaceError as exc:
+                raise SchedulerUnavailable(f"database unavailable: {exc}") from exc
         raise AssertionError("unreachable")
 
     return wrapper  # type: ignore[return-value]
