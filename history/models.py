@@ -28,6 +28,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from .formatting import moment
+
 ID_LENGTH = 1024
 RUNNING_STATUSES = ("RUNNING", "BATCH_RUNNING")
 
@@ -61,9 +63,9 @@ class Run(models.Model):
             # /history (newest first) and retention pruning (oldest first).
             models.Index(fields=["updated_at", "id"], name="history_run_updated"),
             models.Index(fields=["family", "-updated_at"], name="history_run_family"),
-            # Percentiles of a family's durations (ORDER BY duration OFFSET k).
+            # Percentiles of a family's successful durations (ORDER BY duration OFFSET k).
             models.Index(
-                fields=["family", "duration"],
+                fields=["family", "outcome", "duration"],
                 name="history_run_family_duration",
                 condition=Q(duration__isnull=False),
             ),
@@ -71,6 +73,12 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"run #{self.id} of {self.task_id}"
+
+    # The times as aware datetimes, for templates and serializers.
+    opened = property(lambda self: moment(self.opened_at))
+    updated = property(lambda self: moment(self.updated_at))
+    started = property(lambda self: moment(self.started_at))
+    ended = property(lambda self: moment(self.ended_at))
 
 
 class Event(models.Model):
@@ -94,3 +102,5 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.old_status} -> {self.status} ({self.cause})"
+
+    time = property(lambda self: moment(self.at))
