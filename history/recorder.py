@@ -13,7 +13,7 @@ task, so two changes never race for the same task's latest run.
 
 from __future__ import annotations
 
-import logging
+import json
 from functools import cache
 from typing import Any
 
@@ -22,8 +22,6 @@ from django.db import connection
 from scheduler.conf import get_config
 
 from .models import RUNNING_STATUSES, Event, Run
-
-logger = logging.getLogger(__name__)
 
 _RUNNING_SQL = ", ".join(f"'{s}'" for s in RUNNING_STATUSES)
 # The latest run has not started yet, or is still running: a PENDING or RUNNING
@@ -104,8 +102,20 @@ def error_of(change: Any, task: Any) -> str | None:
         change.new_status == "DISABLED" and change.old_status in RUNNING_STATUSES
     )
     if failed and change.cause == "add_task":
-        return getattr(task, "expl", None)
+        return readable(getattr(task, "expl", None))
     return None
+
+
+def readable(expl: str | None) -> str | None:
+    """Luigi workers send the traceback JSON-encoded; keep it as text."""
+    if expl and expl.startswith('"'):
+        try:
+            decoded = json.loads(expl)
+        except ValueError:
+            return expl
+        if isinstance(decoded, str):
+            return decoded
+    return expl
 
 
 def record(sender: Any = None, change: Any = None, task: Any = None, **_: Any) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Ctx, operation
+from .base import Ctx, StatusChange, operation
 from .operations import disable_task, forgive_failures, mark_as_done, re_enable_task
 
 BATCH_SIZE = 500
@@ -39,14 +39,16 @@ class BulkResult:
 
 
 @operation
-def _batch(ctx: Ctx, action: Callable[..., Any], task_ids: list[str], user: str | None) -> int:
-    changed = 0
+def _batch(
+    ctx: Ctx, action: Callable[..., Any], task_ids: list[str], user: str | None
+) -> list[StatusChange]:
+    """One transaction; each task with its own context, so its changes are its own."""
+    changes: list[StatusChange] = []
     for task_id in task_ids:
-        before = len(ctx.changes)
-        action(ctx, task_id=task_id, user=user)
-        if any(change.task_id == task_id for change in ctx.changes[before:]):
-            changed += 1
-    return changed
+        one = Ctx(now=ctx.now, config=ctx.config)
+        action(one, task_id=task_id, user=user)
+        changes.extend(one.changes)
+    return changes
 
 
 def apply(
@@ -58,15 +60,18 @@ def apply(
     batch_size: int = BATCH_SIZE,
 ) -> BulkResult:
     """Apply one operator action to every task id; a fresh clock reading per batch
-    unless ``ctx`` is given (tests)."""
+    unless ``ctx`` is given (tests), whose ``changes`` then collects every change."""
     func = ACTIONS.get(action)
     if func is None:
         raise ValueError(f"unknown bulk action {action!r}; expected one of {sorted(ACTIONS)}")
     ids = sorted(set(task_ids))
     changed = 0
     for start in range(0, len(ids), batch_size):
+        part = ids[start : start + batch_size]
         batch_ctx = Ctx.make() if ctx is None else Ctx(now=ctx.now, config=ctx.config)
-        changed += _batch(batch_ctx, func, ids[start : start + batch_size], user)
+        changes = _batch(batch_ctx, func, part, user)
+        # Only the selected tasks count (a batch's members may change along).
+        changed += len({c.task_id for c in changes} & set(part))
         if ctx is not None:
-            ctx.changes.extend(batch_ctx.changes)
+            ctx.changes.extend(changes)
     return BulkResult(selected=len(ids), changed=changed)
