@@ -192,3 +192,21 @@ def test_history_rolls_back_with_the_change():
         raise RuntimeError("abort")
     assert not Run.objects.exists()
     assert not Event.objects.exists()
+
+
+def history_statements(queries) -> list[str]:
+    return [q["sql"].split()[0] for q in queries if "history_" in q["sql"]]
+
+
+def test_recording_costs_two_statements_per_change_and_no_select(sched):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    sched.add("A_1")
+    with CaptureQueriesContext(connection) as opening:
+        sched.next_id()  # opens a run: the UPDATE matches nothing, an INSERT follows
+    with CaptureQueriesContext(connection) as following:
+        sched.finish("A_1")
+
+    assert history_statements(opening.captured_queries) == ["UPDATE", "INSERT", "INSERT"]
+    assert history_statements(following.captured_queries) == ["UPDATE", "INSERT"]
