@@ -21,13 +21,16 @@ import os
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
-#: add_task calls registered per transaction by DirectClient.add_tasks
-BULK_CHUNK = 200
+#: add_task calls registered per transaction by DirectClient.add_tasks. Each
+#: transaction holds this worker's row lock, which its own heartbeat waits for,
+#: so chunks stay small enough to commit well within worker_disconnect_delay.
+BULK_CHUNK = 50
 
 
 class SchedulerClientError(Exception):
@@ -59,6 +62,33 @@ class SchedulerClient:
         """Called in a forked child before it may use the client."""
 
 
+#: pg_advisory_xact_lock key that serialises direct-mode scheduler writes (see below).
+ADVISORY_LOCK_KEY = 0x72756E776B  # "runwk"
+#: Calls that touch only the caller's own worker row: no global lock needed.
+_UNSERIALISED = {"ping"}
+
+
+@contextmanager
+def _serialised(method: str) -> Iterator[None]:
+    """One transaction around a scheduler call; on PostgreSQL, one at a time.
+
+    Workaround: on PostgreSQL the scheduler service's per-worker counters are
+    updated in a different row order by different operations (each first locks
+    the caller's worker row, then the rows of every worker linked to the task),
+    so workers sharing a graph deadlock constantly (each deadlock costs
+    ``deadlock_timeout``, 1 s). Holding one advisory lock per transaction
+    serialises the direct workers' scheduler calls, as a single server process
+    does for HTTP workers. Remove once the service locks worker rows in a fixed order.
+    """
+    from django.db import connection, transaction
+
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and method not in _UNSERIALISED:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+        yield
+
+
 class DirectClient(SchedulerClient):
     """Calls the scheduler service in-process (Django must be set up)."""
 
@@ -69,13 +99,18 @@ class DirectClient(SchedulerClient):
         self.retry_wait = retry_wait
 
     def call(self, method: str, **arguments: Any) -> Any:
+        from django.db import DatabaseError
+
         from scheduler import rpc
         from scheduler.errors import SchedulerError, SchedulerUnavailable
 
         for attempt in range(1, self.retries + 1):
             try:
-                return rpc.call(method, arguments)
-            except SchedulerUnavailable as exc:
+                with _serialised(method):
+                    return rpc.call(method, arguments)
+            except (SchedulerUnavailable, DatabaseError) as exc:
+                # DatabaseError: a transaction of the service lost a race (e.g. an
+                # integrity error at commit); the call is safe to run again.
                 if attempt == self.retries:
                     raise SchedulerClientError(f"{method}: {exc}") from exc
                 logger.warning("%s: %s; retrying (attempt %d)", method, exc, attempt)
@@ -88,7 +123,7 @@ class DirectClient(SchedulerClient):
     def add_tasks(self, payloads: Iterable[dict[str, Any]]) -> None:
         """Register ``BULK_CHUNK`` tasks per transaction; a chunk whose transaction fails
         (a deadlock with another worker, a busy database) is registered call by call."""
-        from django.db import DatabaseError, transaction
+        from django.db import DatabaseError
 
         from scheduler import rpc
         from scheduler.errors import SchedulerError, SchedulerUnavailable
@@ -97,7 +132,7 @@ class DirectClient(SchedulerClient):
         for start in range(0, len(items), BULK_CHUNK):
             chunk = items[start : start + BULK_CHUNK]
             try:
-                with transaction.atomic():
+                with _serialised("add_task"):
                     for payload in chunk:
                         rpc.call("add_task", payload)
             except (DatabaseError, SchedulerUnavailable) as exc:
@@ -237,5 +272,19 @@ class RemoteClient(SchedulerClient):
 
 
 def make_client(scheduler_url: str | None) -> SchedulerClient:
-    """RemoteClient for a URL, DirectClient (the database) otherwise."""
-    return RemoteClient(scheduler_url) if scheduler_url else DirectClient()
+    """RemoteClient for a URL, DirectClient (the database) otherwise.
+
+    The HTTP client reads Luigi's ``[core]`` options ``rpc_connect_timeout``,
+    ``rpc_retry_attempts`` and ``rpc_retry_wait`` (the first wait; it doubles).
+    """
+    if not scheduler_url:
+        return DirectClient()
+    from scheduler import luigi_config
+
+    core = luigi_config.section("core")
+    return RemoteClient(
+        scheduler_url,
+        timeout=float(core.get("rpc_connect_timeout", 30.0)),
+        attempts=max(1, int(core.get("rpc_retry_attempts", 5))),
+        retry_wait=float(core.get("rpc_retry_wait", 0.5)),
+    )
