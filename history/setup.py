@@ -28,23 +28,6 @@ _OPERATE = [
 ]
 
 
-def ensure_operate_permission(using: str = DEFAULT_DB_ALIAS) -> None:
-    """``scheduler.operate_scheduler``: may re-enable, retry, mark done and disable
-    tasks, disable workers and edit resource limits (on the Task content type, so
-    the scheduler's admin can ask for it without knowing about this app)."""
-    from django.contrib.auth.models import Permission
-    from django.contrib.contenttypes.models import ContentType
-
-    from scheduler.models import Task
-
-    content_type = ContentType.objects.db_manager(using).get_for_model(Task)
-    Permission.objects.using(using).get_or_create(
-        content_type=content_type,
-        codename=OPERATE_CODENAME,
-        defaults={"name": "Can operate the scheduler (re-enable, retry, mark done, disable)"},
-    )
-
-
 def ensure_groups(using: str = DEFAULT_DB_ALIAS) -> None:
     from django.contrib.auth.models import Group, Permission
 
@@ -72,6 +55,7 @@ def ensure_schedule(using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 def post_migrate(using: str = DEFAULT_DB_ALIAS, **_: Any) -> None:
-    ensure_operate_permission(using)
+    # scheduler.operate_scheduler is declared on the Task model (created by
+    # django.contrib.auth after the scheduler app migrates, before this app).
     ensure_groups(using)
     ensure_schedule(using)

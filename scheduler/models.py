@@ -124,6 +124,12 @@ class Task(models.Model):
                 fields=["retry_at"], name="task_retry_at", condition=Q(status=Status.FAILED)
             ),
         ]
+        permissions = [
+            (
+                "operate_scheduler",
+                "Can operate the scheduler (re-enable, retry, mark done, disable)",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(unmet_deps__gte=0), name="task_unmet_deps_gte_0"),
             models.CheckConstraint(condition=Q(status__in=Status.values), name="task_status_valid"),

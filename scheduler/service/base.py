@@ -74,9 +74,10 @@ def operation(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         attempts = 5
         ctx = args[0] if args and isinstance(args[0], Ctx) else None
+        mark = len(ctx.changes) if ctx is not None else 0
         for attempt in range(1, attempts + 1):
             if ctx is not None:
-                ctx.changes.clear()
+                del ctx.changes[mark:]  # a retried attempt's changes were rolled back
             try:
                 with transaction.atomic():
                     return func(*args, **kwargs)

@@ -91,9 +91,11 @@ def add_task(
     if task is None:
         if disabled:
             return
+        # A new task has no status yet: the status it is registered with is a
+        # change from "" (recorded and pushed like any other).
         task = Task(
             task_id=task_id,
-            status=Status.PENDING,
+            status="",
             priority=priority,
             time=ctx.now,
             updated=ctx.now,

@@ -50,8 +50,10 @@ def test_a_luigi_build_is_recorded_run_by_run(live_scheduler, run_build, tmp_pat
         assert run["worker"].startswith("Worker(")
         assert run["duration"] >= 0
         events = [(e["old_status"], e["status"], e["cause"]) for e in detail(server, run)["events"]]
-        # Dependencies are UNKNOWN placeholders until their own registration.
-        registered = [("UNKNOWN", "PENDING", "add_task")] if run["family"] != "Load" else []
+        # The root is new when registered ("" -> PENDING); its dependencies are
+        # UNKNOWN placeholders until their own registration.
+        first = "" if run["family"] == "Load" else "UNKNOWN"
+        registered = [(first, "PENDING", "add_task")]
         assert events == [
             *registered,
             ("PENDING", "RUNNING", "get_work"),

@@ -74,7 +74,7 @@ def test_run_page_shows_params_host_timings_events_and_error(history, client):
     assert api["error"] == "Traceback: it broke"
     assert api["duration"] == 5
     assert api["params"] == {"date": "2024-01-01", "n": "2"}
-    assert [e["status"] for e in api["events"]] == ["RUNNING", "FAILED"]
+    assert [e["status"] for e in api["events"]] == ["PENDING", "RUNNING", "FAILED"]
     assert api["started_at"].startswith("2027-01-15T")
     assert api["page"] == f"/history/by_id/{run.id}"
 

@@ -350,10 +350,11 @@ def test_every_status_change_lands_in_the_outbox_in_order(sched):
     sched.finish("A", status="FAILED", expl='"x"')
     events = list(StatusEvent.objects.filter(task_id="A").order_by("id"))
     assert [(e.old_status, e.new_status) for e in events] == [
+        ("", "PENDING"),  # registered
         ("PENDING", "RUNNING"),
         ("RUNNING", "FAILED"),
     ]
-    assert events[0].cause == "get_work" and events[0].worker == "W"
+    assert events[1].cause == "get_work" and events[1].worker == "W"
 
 
 def test_old_outbox_rows_are_trimmed(sched):
@@ -362,7 +363,7 @@ def test_old_outbox_rows_are_trimmed(sched):
     sched.configure(event_retention=100, worker_disconnect_delay=1000)
     sched.add("A")
     sched.next_id()
-    assert StatusEvent.objects.count() == 1
+    assert StatusEvent.objects.count() == 2
     sched.advance(101)
     sched("prune")
     assert StatusEvent.objects.count() == 0
