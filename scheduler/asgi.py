@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connection
 from django.http.request import split_domain_port, validate_host
 
 from .views import dispatch, encode, error_body
@@ -30,11 +30,22 @@ def _first(values: dict[str, list[str]], key: str) -> str | None:
 
 
 def _answer(http_method: str, method: str, raw: str | None) -> tuple[int, dict]:
-    close_old_connections()
+    # All calls run in asgiref's one thread-sensitive thread, so its connection is
+    # kept across calls (cheaper than a connection per call); one that failed is
+    # replaced.
+    _drop_broken_connection()
     try:
         return dispatch(http_method, method, raw)
     finally:
-        close_old_connections()
+        _drop_broken_connection()
+
+
+def _drop_broken_connection() -> None:
+    # A call that hit a database error (e.g. the server restarted) answered 503;
+    # the next one starts on a fresh connection.
+    if connection.connection is not None and connection.errors_occurred:
+        connection.close()
+    connection.errors_occurred = False
 
 
 class LuigiProtocolApp:

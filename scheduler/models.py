@@ -25,12 +25,6 @@ class Worker(models.Model):
     disabled = models.BooleanField(default=False)
     # Queued RPC messages, handed over (and cleared) on the next ping.
     messages = models.JSONField(default=list, blank=True)
-    # count_pending's counters over the tasks this worker may run that are PENDING
-    # or FAILED, kept up to date by scheduler.service.counters so get_work does
-    # not count them anew (upstream-disabled ones are subtracted when asked).
-    n_pending = models.IntegerField(default=0)
-    n_unique = models.IntegerField(default=0)
-    n_last_scheduled = models.IntegerField(default=0)
 
     class Meta:
         ordering = ["-started"]
@@ -52,6 +46,26 @@ class Worker(models.Model):
     @property
     def state(self) -> str:
         return "disabled" if self.disabled else "active"
+
+
+class WorkerCounters(models.Model):
+    """count_pending's counters over the tasks a worker may run that are PENDING or
+    FAILED, kept current by scheduler.service.counters so get_work does not count
+    them anew (upstream-disabled ones are subtracted when asked).
+
+    A table of their own: other workers' status changes update these rows, while a
+    worker's own calls update its Worker row, so the two never wait on each other.
+    """
+
+    worker = models.OneToOneField(
+        Worker, primary_key=True, on_delete=models.CASCADE, related_name="counters"
+    )
+    n_pending = models.IntegerField(default=0)
+    n_unique = models.IntegerField(default=0)
+    n_last_scheduled = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.worker_id}: {self.n_pending}/{self.n_unique}/{self.n_last_scheduled}"
 
 
 class Task(models.Model):

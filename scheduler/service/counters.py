@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from ..models import RunnableBy, Task, Worker
+from ..models import RunnableBy, Task, WorkerCounters
 from ..status import Status
 from .base import is_postgres
 
@@ -26,7 +26,7 @@ def status_changed(task: Task, old_status: str, new_status: str) -> None:
     sole = 1 if task.n_workers == 1 else 0
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Worker._meta.db_table} SET n_pending = n_pending + %s, "
+            f"UPDATE {WorkerCounters._meta.db_table} SET n_pending = n_pending + %s, "
             "n_unique = n_unique + %s, "
             "n_last_scheduled = n_last_scheduled + CASE WHEN worker_id = %s THEN %s ELSE 0 END "
             f"WHERE worker_id IN (SELECT worker_id FROM {RunnableBy._meta.db_table} "
@@ -47,7 +47,7 @@ def link_added(task: Task, worker_id: str) -> None:
     # a previously sole worker loses "unique".
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Worker._meta.db_table} SET "
+            f"UPDATE {WorkerCounters._meta.db_table} SET "
             "n_pending = n_pending + CASE WHEN worker_id = %s THEN 1 ELSE 0 END, "
             "n_last_scheduled = n_last_scheduled + CASE WHEN worker_id = %s THEN 1 ELSE -1 END, "
             "n_unique = n_unique + CASE WHEN worker_id = %s THEN %s ELSE %s END "
@@ -68,7 +68,7 @@ def recount(task_ids: list[str] | None = None) -> None:
     """Recompute the link summaries of these tasks (all if None) and every worker's
     counters from scratch, after links were removed."""
     task_table, link_table = Task._meta.db_table, RunnableBy._meta.db_table
-    worker_table = Worker._meta.db_table
+    worker_table = WorkerCounters._meta.db_table
     statuses = "('PENDING', 'FAILED')"
     with connection.cursor() as cursor:
         if is_postgres():

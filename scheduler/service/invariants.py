@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from ..models import Dependency, RunnableBy, Task, Worker
+from ..models import Dependency, RunnableBy, Task, WorkerCounters
 from ..status import Status
 
 
@@ -20,7 +20,7 @@ def _rows(sql: str) -> list[tuple]:
 
 def violations(limit: int = 20) -> list[str]:
     task, dep = Task._meta.db_table, Dependency._meta.db_table
-    link, worker = RunnableBy._meta.db_table, Worker._meta.db_table
+    link, worker = RunnableBy._meta.db_table, WorkerCounters._meta.db_table
     found: list[str] = []
     for task_id, stored, actual in _rows(
         f"SELECT t.task_id, t.unmet_deps, (SELECT COUNT(*) FROM {dep} d LEFT JOIN {task} u "

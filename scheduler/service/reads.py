@@ -10,9 +10,10 @@ from django.db import connection
 from ..errors import InvalidArgument
 from ..models import Dependency, Resource, RunnableBy, Task, Worker
 from ..status import Status, Upstream
+from . import sql
 from .base import Ctx, require_str
 from .registry import CHUNK, capacities, chunks, deps_map, workers_map
-from .serialize import serialize, serialize_many, unknown_task
+from .serialize import serialize, serialize_where, unknown_task
 
 _BASE = {
     Upstream.DISABLED: "up.status = 'DISABLED'",
@@ -99,24 +100,30 @@ def task_list(
         raise InvalidArgument("max_shown_tasks", "an integer is required")
     cap = max_shown_tasks or ctx.config.max_shown_tasks
 
-    tasks = Task.objects.filter(status=status) if status else Task.objects.all()
-    if not search:
-        if limit:
-            count = tasks.count()
-            if count > cap:
-                return {"num_tasks": -1 if upstream_status else count}
-    else:
-        for term in search.split():
-            tasks = tasks.filter(display_name__icontains=term)
-    tasks = tasks.order_by("time", "task_id")
+    where, params = ["1 = 1"], []
+    if status:
+        where.append("t.status = %s")
+        params.append(status)
+    for term in (search or "").split():
+        where.append("LOWER(t.display_name) LIKE %s ESCAPE '!'")
+        escaped = term.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        params.append(f"%{escaped}%")
+    clause = " AND ".join(where)
+    if limit and (not search or not upstream_status):
+        count = sql.fetch(f"SELECT COUNT(*) FROM {sql.table(Task)} t WHERE {clause}", params)[0][0]
+        if count > cap:
+            return {"num_tasks": -1 if upstream_status else count}
+    tasks = serialize_where(ctx, clause, params)
     if upstream_status and status in ("", Status.PENDING):
         labelled = with_upstream_label(upstream_status)
-        tasks = [t for t in tasks if t.status != Status.PENDING or t.task_id in labelled]
-    if limit:
-        count = len(tasks) if isinstance(tasks, list) else tasks.count()
-        if count > cap:
-            return {"num_tasks": count}
-    return serialize_many(ctx, tasks)
+        tasks = {
+            task_id: data
+            for task_id, data in tasks.items()
+            if data["status"] != Status.PENDING or task_id in labelled
+        }
+    if limit and len(tasks) > cap:
+        return {"num_tasks": len(tasks)}
+    return tasks
 
 
 def serialize_one(ctx: Ctx, task: Task, *, include_deps: bool = False) -> dict:
@@ -202,24 +209,45 @@ def inverse_dep_graph(ctx: Ctx, task_id: Any = None, include_done: Any = True, *
 
 
 def graph(ctx: Ctx, **_: Any) -> dict:
-    seen: set[str] = set()
+    """Every task with its deps, as breadth-first traversals from each task not yet
+    reached (oldest first); each traversal's root keeps display_name, as in Luigi.
+    Built from three bulk queries, whatever the number of tasks."""
+    nodes = serialize_where(ctx, include_deps=True)
+    cap = ctx.config.max_graph_nodes
     out: dict[str, dict] = {}
-    for task_id in Task.objects.order_by("time", "task_id").values_list("task_id", flat=True):
-        if task_id not in seen:
-            out.update(_traverse(ctx, task_id, inverse=False, include_done=True, seen=seen))
+    seen: set[str] = set()
+    for root in list(nodes):
+        if root in seen:
+            continue
+        seen.add(root)
+        queue = deque([root])
+        size = 0
+        while queue and size < cap:
+            task_id = queue.popleft()
+            node = nodes.pop(task_id, None)
+            if node is None or not node["name"]:
+                node = unknown_task(task_id, display_name=task_id == root)
+            else:
+                if task_id != root:
+                    del node["display_name"]
+                for dep in node["deps"]:
+                    if dep not in seen:
+                        seen.add(dep)
+                        queue.append(dep)
+            out[task_id] = node
+            size += 1
     return out
 
 
 def task_search(ctx: Ctx, task_str: Any = None, **_: Any) -> dict:
     if not isinstance(task_str, str):
         raise InvalidArgument("task_str", "a string is required")
-    tasks = Task.objects.filter(task_id__contains=task_str).order_by("time", "task_id")
-    if connection.vendor == "sqlite":
-        # SQLite's LIKE ignores case; Luigi's search is case-sensitive.
-        tasks = [t for t in tasks if task_str in t.task_id]
+    escaped = task_str.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    found = serialize_where(ctx, "t.task_id LIKE %s ESCAPE '!'", [f"%{escaped}%"])
     result: dict[str, dict] = {}
-    for task_id, data in serialize_many(ctx, tasks).items():
-        result.setdefault(data["status"], {})[task_id] = data
+    for task_id, data in found.items():
+        if task_str in task_id:  # LIKE ignores case on SQLite; Luigi's search does not
+            result.setdefault(data["status"], {})[task_id] = data
     return result
 
 
@@ -260,21 +288,23 @@ def worker_list(ctx: Ctx, include_running: Any = True, **_: Any) -> list:
         result.append(item)
     if include_running:
         running: dict[str, dict] = {}
-        tasks = Task.objects.filter(status=Status.RUNNING, worker_running__isnull=False)
-        for task_id, data in serialize_many(ctx, tasks).items():
+        found = serialize_where(ctx, "t.status = 'RUNNING' AND t.worker_running IS NOT NULL")
+        for task_id, data in found.items():
             running.setdefault(data["worker_running"], {})[task_id] = data
-        num_pending: dict[str, int] = {}
-        num_uniques: dict[str, int] = {}
-        pending_links = RunnableBy.objects.filter(task__status=Status.PENDING).values_list(
-            "task_id", "worker_id"
+        task_table, link_table = sql.table(Task), sql.table(RunnableBy)
+        num_pending = dict(
+            sql.fetch(
+                f"SELECT r.worker_id, COUNT(*) FROM {link_table} r JOIN {task_table} t "
+                "ON t.task_id = r.task_id WHERE t.status = 'PENDING' GROUP BY r.worker_id"
+            )
         )
-        by_task: dict[str, list[str]] = {}
-        for task_id, worker_id in pending_links:
-            by_task.setdefault(task_id, []).append(worker_id)
-            num_pending[worker_id] = num_pending.get(worker_id, 0) + 1
-        for ids in by_task.values():
-            if len(ids) == 1:
-                num_uniques[ids[0]] = num_uniques.get(ids[0], 0) + 1
+        # A task with one runnable worker: that worker is also the last one added.
+        num_uniques = dict(
+            sql.fetch(
+                f"SELECT t.last_worker, COUNT(*) FROM {task_table} t WHERE t.status = 'PENDING' "
+                "AND t.n_workers = 1 GROUP BY t.last_worker"
+            )
+        )
         for item in result:
             tasks_of = running.get(item["name"], {})
             item["num_running"] = len(tasks_of)
@@ -286,16 +316,15 @@ def worker_list(ctx: Ctx, include_running: Any = True, **_: Any) -> list:
 
 def resource_list(ctx: Ctx, **_: Any) -> list:
     limits = capacities(ctx)
-    running = list(Task.objects.filter(status=Status.RUNNING))
-    serialized = serialize_many(ctx, running) if running else {}
+    running = serialize_where(ctx, "t.status = 'RUNNING'")
     result = []
     for name in sorted(
         set(ctx.config.resource_limits) | set(Resource.objects.values_list("name", flat=True))
     ):
         consumers = {
-            t.task_id: serialized[t.task_id] for t in running if name in (t.resources or {})
+            task_id: data for task_id, data in running.items() if name in (data["resources"] or {})
         }
-        used = sum((t.resources_running or {}).get(name, 0) for t in running)
+        used = sum((data["resources_running"] or {}).get(name, 0) for data in running.values())
         result.append(
             {
                 "name": name,

@@ -5,8 +5,24 @@ from __future__ import annotations
 from django.db import connection
 from django.db.models import Q
 
-from ..models import Dependency, Resource, RunnableBy, SchedulerFlag, Task, Worker
+from ..models import (
+    Dependency,
+    Resource,
+    RunnableBy,
+    SchedulerFlag,
+    Task,
+    Worker,
+    WorkerCounters,
+)
+from . import sql
 from .base import Ctx
+
+
+def create_worker(ctx: Ctx, worker_id: str, **fields) -> None:
+    """Insert the worker's rows if it is new (concurrent creators do not collide)."""
+    fields.setdefault("last_active", ctx.now)
+    sql.insert_many([Worker(worker_id=worker_id, started=ctx.now, **fields)], ignore_conflicts=True)
+    sql.insert_many([WorkerCounters(worker_id=worker_id)], ignore_conflicts=True)
 
 
 def touch_worker(ctx: Ctx, worker_id: str, *, get_work: bool = False, host=None) -> Worker:
@@ -15,30 +31,43 @@ def touch_worker(ctx: Ctx, worker_id: str, *, get_work: bool = False, host=None)
     if get_work:
         fields["last_get_work"] = ctx.now
         fields["host"] = host
-    updated = Worker.objects.filter(pk=worker_id).update(**fields)
+    assignments = ", ".join(f"{name} = %s" for name in fields)
+    updated = sql.execute(
+        f"UPDATE {sql.table(Worker)} SET {assignments} WHERE worker_id = %s",
+        [*fields.values(), worker_id],
+    )
     if not updated:
-        Worker.objects.bulk_create(
-            [Worker(worker_id=worker_id, started=ctx.now, **fields)], ignore_conflicts=True
-        )
-        Worker.objects.filter(pk=worker_id).update(**fields)
-    return Worker.objects.get(pk=worker_id)
+        create_worker(ctx, worker_id, **fields)
+    return sql.load(Worker, "worker_id = %s", [worker_id])[0]
 
 
 def touch_worker_disabled(ctx: Ctx, worker_id: str) -> bool:
     """Set the worker's last_active to now (creating it if new); whether it is disabled."""
-    table = Worker._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_active = %s WHERE worker_id = %s RETURNING disabled",
-            [ctx.now, worker_id],
-        )
-        row = cursor.fetchone()
-    if row is not None:
-        return bool(row[0])
-    Worker.objects.bulk_create(
-        [Worker(worker_id=worker_id, started=ctx.now, last_active=ctx.now)], ignore_conflicts=True
+    rows = sql.fetch(
+        f"UPDATE {sql.table(Worker)} SET last_active = %s WHERE worker_id = %s RETURNING disabled",
+        [ctx.now, worker_id],
     )
+    if rows:
+        return bool(rows[0][0])
+    create_worker(ctx, worker_id)
     return Worker.objects.filter(pk=worker_id, disabled=True).exists()
+
+
+def get_or_create_worker(ctx: Ctx, worker_id: str) -> Worker:
+    found = sql.load(Worker, "worker_id = %s", [worker_id])
+    if not found:
+        create_worker(ctx, worker_id)
+        found = sql.load(Worker, "worker_id = %s", [worker_id])
+    return found[0]
+
+
+def worker_counters(worker_id: str) -> tuple[int, int, int]:
+    rows = sql.fetch(
+        f"SELECT n_pending, n_unique, n_last_scheduled FROM {sql.table(WorkerCounters)} "
+        "WHERE worker_id = %s",
+        [worker_id],
+    )
+    return tuple(rows[0]) if rows else (0, 0, 0)
 
 
 def deps_with_state(task_id: str) -> dict[str, tuple[str, float] | None]:
@@ -53,17 +82,6 @@ def deps_with_state(task_id: str) -> dict[str, tuple[str, float] | None]:
             dep: None if status is None else (status, prio)
             for dep, status, prio in cursor.fetchall()
         }
-
-
-def get_or_create_worker(ctx: Ctx, worker_id: str) -> Worker:
-    worker = Worker.objects.filter(pk=worker_id).first()
-    if worker is None:
-        Worker.objects.bulk_create(
-            [Worker(worker_id=worker_id, started=ctx.now, last_active=ctx.now)],
-            ignore_conflicts=True,
-        )
-        worker = Worker.objects.get(pk=worker_id)
-    return worker
 
 
 CHUNK = 5000  # ids per IN (...) list: far below SQLite's limit on query parameters

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 
-from ..models import Task
+from ..models import Dependency, RunnableBy, Task
 from ..status import Status
+from . import sql
 from .base import Ctx
 from .registry import deps_map, workers_map
 
@@ -85,3 +87,98 @@ def unknown_task(task_id: str, *, display_name: bool) -> dict:
     if display_name:
         data["display_name"] = task_id
     return data
+
+
+_COLUMNS = (
+    "task_id",
+    "status",
+    "worker_running",
+    "time_running",
+    "time",
+    "updated",
+    "params",
+    "param_visibilities",
+    "family",
+    "display_name",
+    "priority",
+    "resources",
+    "resources_running",
+    "tracking_url",
+    "status_message",
+    "progress_percentage",
+    "scheduler_disable_time",
+    "accepts_messages",
+)
+_JSON = {"params", "param_visibilities", "resources", "resources_running"}
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def serialize_where(
+    ctx: Ctx,
+    where: str = "1 = 1",
+    params: Sequence = (),
+    *,
+    include_deps: bool = False,
+    limit: int | None = None,
+) -> dict[str, dict]:
+    """Serialize the tasks matching a WHERE clause on the task table (alias t), oldest
+    first, in a fixed number of queries (no per-task work in SQL, no model instances)."""
+    task_table, link_table = sql.table(Task), sql.table(RunnableBy)
+    columns = ", ".join(f"t.{c}" for c in _COLUMNS)
+    suffix = f" LIMIT {int(limit)}" if limit is not None else ""
+    rows = sql.fetch(
+        f"SELECT {columns} FROM {task_table} t WHERE {where} ORDER BY t.time, t.task_id{suffix}",
+        params,
+    )
+    if not rows:
+        return {}
+    workers: dict[str, list[str]] = {}
+    for task_id, worker_id in sql.fetch(
+        f"SELECT r.task_id, r.worker_id FROM {link_table} r JOIN {task_table} t "
+        f"ON t.task_id = r.task_id WHERE {where} ORDER BY r.id",
+        params,
+    ):
+        workers.setdefault(task_id, []).append(worker_id)
+    deps: dict[str, list[str]] = {}
+    if include_deps:
+        for task_id, dep_id in sql.fetch(
+            f"SELECT d.task_id, d.dep_id FROM {sql.table(Dependency)} d JOIN {task_table} t "
+            f"ON t.task_id = d.task_id WHERE {where}",
+            params,
+        ):
+            deps.setdefault(task_id, []).append(dep_id)
+    send_messages = ctx.config.send_messages
+    result: dict[str, dict] = {}
+    for row in rows:
+        r = dict(zip(_COLUMNS, row, strict=True))
+        for name in _JSON:
+            r[name] = _json(r[name])
+        visibilities = r["param_visibilities"] or {}
+        data = {
+            "display_name": r["display_name"],
+            "status": r["status"],
+            "workers": workers.get(r["task_id"], []),
+            "worker_running": r["worker_running"],
+            "time_running": r["time_running"],
+            "start_time": r["time"],
+            "last_updated": r["updated"],
+            "params": {k: v for k, v in (r["params"] or {}).items() if visibilities.get(k, 0) == 0},
+            "name": r["family"],
+            "priority": _number(r["priority"]),
+            "resources": r["resources"],
+            "resources_running": r["resources_running"],
+            "tracking_url": r["tracking_url"],
+            "status_message": r["status_message"],
+            "progress_percentage": _number(r["progress_percentage"]),
+        }
+        if r["status"] == Status.DISABLED:
+            data["re_enable_able"] = r["scheduler_disable_time"] is not None
+        if include_deps:
+            data["deps"] = sorted(deps.get(r["task_id"], []))
+        if send_messages and r["status"] == Status.RUNNING:
+            data["accepts_messages"] = bool(r["accepts_messages"])
+        result[r["task_id"]] = data
+    return result

@@ -14,7 +14,7 @@ from ..status import Status
 from . import sql
 from .base import Ctx, is_postgres, operation, require_str
 from .maintenance import prune_if_due
-from .registry import capacities, get_or_create_worker, touch_worker
+from .registry import capacities, get_or_create_worker, touch_worker, worker_counters
 from .transitions import STATUS_FIELDS, set_status
 
 RANK = ("-priority", "time", "task_id")
@@ -55,7 +55,7 @@ def _any_disabled() -> bool:
 
 def count_pending_reply(ctx: Ctx, worker: Worker, any_disabled: bool | None = None) -> dict:
     """The worker's maintained counters (as loaded), less its upstream-disabled tasks."""
-    n_pending, n_unique, n_last = worker.n_pending, worker.n_unique, worker.n_last_scheduled
+    n_pending, n_unique, n_last = worker_counters(worker.worker_id)
     if _any_disabled() if any_disabled is None else any_disabled:
         tables = _tables()
         query = _UPSTREAM_DISABLED_SQL.format(**tables) + _UD_COUNTS_SQL.format(**tables)
@@ -315,10 +315,7 @@ def get_work(
 
     best = None
     if current_tasks is not None:
-        before = len(ctx.changes)
         best = _resend_and_reset_orphans(ctx, worker_id, {str(t) for t in current_tasks})
-        if len(ctx.changes) != before:
-            w = sql.load(Worker, "worker_id = %s", [worker_id])[0]
 
     members: list[Task] = []
     batched: dict = {}
