@@ -69,6 +69,8 @@ METHODS: dict[str, Callable[..., Any]] = {
         "pause",
         "unpause",
         "update_resource",
+        # Ours, not Luigi's: a stopping worker hands a running task back.
+        "release_task",
         "update_resources",
         "prune",
     )

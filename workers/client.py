@@ -21,8 +21,7 @@ import os
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -62,33 +61,6 @@ class SchedulerClient:
         """Called in a forked child before it may use the client."""
 
 
-#: pg_advisory_xact_lock key that serialises direct-mode scheduler writes (see below).
-ADVISORY_LOCK_KEY = 0x72756E776B  # "runwk"
-#: Calls that touch only the caller's own worker row: no global lock needed.
-_UNSERIALISED = {"ping"}
-
-
-@contextmanager
-def _serialised(method: str) -> Iterator[None]:
-    """One transaction around a scheduler call; on PostgreSQL, one at a time.
-
-    Workaround: on PostgreSQL the scheduler service's per-worker counters are
-    updated in a different row order by different operations (each first locks
-    the caller's worker row, then the rows of every worker linked to the task),
-    so workers sharing a graph deadlock constantly (each deadlock costs
-    ``deadlock_timeout``, 1 s). Holding one advisory lock per transaction
-    serialises the direct workers' scheduler calls, as a single server process
-    does for HTTP workers. Remove once the service locks worker rows in a fixed order.
-    """
-    from django.db import connection, transaction
-
-    with transaction.atomic():
-        if connection.vendor == "postgresql" and method not in _UNSERIALISED:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
-        yield
-
-
 class DirectClient(SchedulerClient):
     """Calls the scheduler service in-process (Django must be set up)."""
 
@@ -106,8 +78,9 @@ class DirectClient(SchedulerClient):
 
         for attempt in range(1, self.retries + 1):
             try:
-                with _serialised(method):
-                    return rpc.call(method, arguments)
+                # One service call is one transaction of its own (the service retries
+                # deadlocks and lost races itself).
+                return rpc.call(method, arguments)
             except (SchedulerUnavailable, DatabaseError) as exc:
                 # DatabaseError: a transaction of the service lost a race (e.g. an
                 # integrity error at commit); the call is safe to run again.
@@ -123,7 +96,7 @@ class DirectClient(SchedulerClient):
     def add_tasks(self, payloads: Iterable[dict[str, Any]]) -> None:
         """Register ``BULK_CHUNK`` tasks per transaction; a chunk whose transaction fails
         (a deadlock with another worker, a busy database) is registered call by call."""
-        from django.db import DatabaseError
+        from django.db import DatabaseError, transaction
 
         from scheduler import rpc
         from scheduler.errors import SchedulerError, SchedulerUnavailable
@@ -132,7 +105,7 @@ class DirectClient(SchedulerClient):
         for start in range(0, len(items), BULK_CHUNK):
             chunk = items[start : start + BULK_CHUNK]
             try:
-                with _serialised("add_task"):
+                with transaction.atomic():
                     for payload in chunk:
                         rpc.call("add_task", payload)
             except (DatabaseError, SchedulerUnavailable) as exc:

@@ -359,14 +359,18 @@ class Runner:
         )
 
     def _hand_back(self, tasks: list[Task], report: bool = True) -> None:
-        """Give running tasks back to the scheduler: FAILED, then forgiven (PENDING)."""
+        """Give running tasks back to the scheduler, PENDING again: with this project's
+        release_task; a luigid, which has no such call, gets FAILED then forgiven."""
         for task in tasks:
             logger.warning("%s: handing back (the worker is stopping)", task.task_id)
             if not report:
                 continue
             try:
-                self._report(task, "FAILED", expl='"handed back: the worker stopped"')
-                self.client.call("forgive_failures", task_id=task.task_id)
+                try:
+                    self.client.call("release_task", task_id=task.task_id, worker=self.worker_id)
+                except SchedulerClientError:
+                    self._report(task, "FAILED", expl='"handed back: the worker stopped"')
+                    self.client.call("forgive_failures", task_id=task.task_id)
             except SchedulerClientError as exc:
                 logger.error("%s: could not hand back: %s", task.task_id, exc)
         if tasks:

@@ -22,11 +22,13 @@ def prune(ctx: Ctx) -> dict[str, int]:
     config = ctx.config
     stats = {"workers": 0, "dead_runner": 0, "re_enabled": 0, "retried": 0, "removed": 0}
 
-    dead_workers = list(
-        Worker.objects.filter(last_active__lt=ctx.now - config.worker_disconnect_delay).values_list(
-            "worker_id", flat=True
-        )
-    )
+    # Lock the silent workers' rows, skipping any that a live call holds right now:
+    # a worker calling in meanwhile touches its row first, so it is either still
+    # silent when deleted here, or this pass leaves it alone.
+    silent = Worker.objects.filter(last_active__lt=ctx.now - config.worker_disconnect_delay)
+    if is_postgres():
+        silent = silent.select_for_update(skip_locked=True)
+    dead_workers = list(silent.values_list("worker_id", flat=True))
     if dead_workers:
         logger.info(
             "removing %d workers silent for %ss", len(dead_workers), config.worker_disconnect_delay

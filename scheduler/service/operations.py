@@ -58,6 +58,20 @@ def disable_task(ctx: Ctx, task_id: Any = None, user: str | None = None, **_: An
     return {"task_id": task_id, "status": task.status}
 
 
+@operation
+def release_task(ctx: Ctx, task_id: Any = None, worker: Any = None, **_: Any) -> dict:
+    """Not in Luigi's protocol: the worker running a task hands it back (it is
+    stopping), so it is PENDING again at once and does not count as a failure."""
+    task_id = require_str("task_id", task_id)
+    worker_id = require_str("worker", worker)
+    task = lock_task(task_id)
+    if task is None:
+        return {"task_id": task_id, "status": None}
+    if task.status == Status.RUNNING and task.worker_running == worker_id:
+        set_status(ctx, task, Status.PENDING, cause="released by its worker", worker=worker_id)
+    return {"task_id": task_id, "status": task.status}
+
+
 def is_pause_enabled(ctx: Ctx, **_: Any) -> dict:
     return {"enabled": ctx.config.pause_enabled}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ..errors import InvalidArgument
@@ -88,6 +89,7 @@ def add_task(
 
     task = lock_task(task_id)
     created = task is None
+    loaded = None if created else _values(task)
     if task is None:
         if disabled:
             return
@@ -190,7 +192,10 @@ def add_task(
     if created:
         sql.insert(task)
     else:
-        sql.save_fields(task, MUTABLE_FIELDS)
+        # Re-registrations usually change nothing: then no UPDATE at all.
+        changed = [f for f, v in _values(task).items() if loaded[f] != v]
+        if changed:
+            sql.save_fields(task, changed)
 
     if removed:
         Dependency.objects.filter(task_id=task_id, dep_id__in=removed).delete()
@@ -253,6 +258,10 @@ MUTABLE_FIELDS = list(
         ]
     )
 )
+
+
+def _values(task: Task) -> dict:
+    return {name: copy.copy(getattr(task, name)) for name in MUTABLE_FIELDS}
 
 
 def raise_priority(task_ids: list[str], priority: float) -> None:

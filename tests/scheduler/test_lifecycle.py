@@ -367,3 +367,14 @@ def test_old_outbox_rows_are_trimmed(sched):
     sched.advance(101)
     sched("prune")
     assert StatusEvent.objects.count() == 0
+
+
+def test_release_task_hands_a_running_task_back_without_a_failure(sched):
+    sched.add("A", worker="X")
+    sched.add("A", worker="Y")
+    assert sched.next_id("X") == "A"
+    # Only the worker running it may release it.
+    assert sched("release_task", task_id="A", worker="Y") == {"task_id": "A", "status": "RUNNING"}
+    assert sched("release_task", task_id="A", worker="X") == {"task_id": "A", "status": "PENDING"}
+    assert Task.objects.get(pk="A").failures == []
+    assert sched.next_id("Y") == "A"
