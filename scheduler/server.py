@@ -211,6 +211,15 @@ def configure_logging(logdir: Path | None, background: bool) -> None:
         root.setLevel(logging.INFO)
 
 
+def close_database() -> None:
+    """Close every connection, and every pool (psycopg's pool runs threads)."""
+    connections.close_all()
+    for connection in connections.all(initialized_only=True):
+        close_pool = getattr(connection, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
+
+
 def daemonize(logdir: Path) -> int | None:
     """Detach (double fork, new session). Returns, in the original process, the
     read end of a pipe the daemon reports its start on; None in the daemon."""
@@ -351,7 +360,7 @@ class SchedulerServer:
                 raise ServerError(f"cannot create the log directory {logdir}: {exc}") from exc
         if options.background:
             assert logdir is not None
-            connections.close_all()  # never share a database connection with a fork
+            close_database()  # a fork must not inherit connections or pool threads
             read_end = daemonize(logdir)
             if read_end is not None:
                 return wait_for_daemon(read_end, logdir)

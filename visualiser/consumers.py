@@ -55,6 +55,10 @@ logger = logging.getLogger(__name__)
 
 
 class TaskEventsConsumer(AsyncWebsocketConsumer):
+    # Events come from this process's feed, not from the channel layer: no layer
+    # channel (and no blocking Redis read) per socket.
+    channel_layer_alias = "__no_layer__"
+
     async def connect(self) -> None:
         self.feed: Feed | None = None
         self.subscription: Subscription | None = None

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -105,7 +106,8 @@ class Feed:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A blocking Redis read may ignore its cancellation (redis-py); don't hang on it.
+        await asyncio.wait(self._tasks, timeout=1.0)
         self._tasks.clear()
 
     def add(self, listener: Listener) -> int:
@@ -177,15 +179,21 @@ class Feed:
             listener.restart()
 
     async def _listen(self, layer: Any) -> None:
-        channel = await layer.new_channel(prefix="live-feed.")
+        # A plain channel name (no "!"): channels_redis then receives directly,
+        # without its process-wide receive lock.
+        channel = f"live-feed.{uuid.uuid4().hex}"
         joined = 0.0
+        receiving: asyncio.Task | None = None
         try:
             while True:
                 if self.clock() - joined > REJOIN:
                     await layer.group_add(GROUP, channel)
                     joined = self.clock()
+                # The blocking read runs in its own task: a cancelled read of
+                # redis-py may go on until its timeout, and stop() must not wait.
+                receiving = asyncio.ensure_future(layer.receive(channel))
                 try:
-                    message = await layer.receive(channel)
+                    message = await asyncio.shield(receiving)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -194,8 +202,10 @@ class Feed:
                     continue
                 self.offer(message.get("events") or [])
         finally:
+            if receiving is not None and not receiving.done():
+                receiving.cancel()
             try:
-                await layer.group_discard(GROUP, channel)
+                await asyncio.wait_for(layer.group_discard(GROUP, channel), 2)
             except Exception:  # shutting down; the membership expires anyway
                 logger.debug("live feed: leaving the group failed", exc_info=True)
 
