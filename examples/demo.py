@@ -2,7 +2,7 @@
 
     python examples/demo.py --host 127.0.0.1 --port 8082
 
-Starts the scheduler (``daphne pipelines_project.asgi:application``), waits until
+Starts the scheduler (``manage.py runscheduler``), waits until
 it answers, runs ``examples.daily.DailyReport`` for yesterday with
 ``manage.py runworker --scheduler-url`` (Luigi's HTTP protocol), prints where to
 look, and keeps the server in the foreground until Ctrl-C.
@@ -23,7 +23,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 
 
 def wait_until_serving(url: str, server: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -67,12 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("PIPELINES_DATA_DIR", str(ROOT / "var" / "data"))
     server = subprocess.Popen(
         [
-            str(BIN / "daphne"),
-            "-b",
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "runscheduler",
+            "--address",
             args.host,
-            "-p",
+            "--port",
             str(args.port),
-            "pipelines_project.asgi:application",
         ],
         cwd=ROOT,
         env=env,

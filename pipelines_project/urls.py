@@ -5,4 +5,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("scheduler.urls")),
     path("", include("history.urls")),
+    path("", include("visualiser.urls")),
 ]

@@ -335,3 +335,13 @@ def resource_list(ctx: Ctx, **_: Any) -> list:
             }
         )
     return result
+
+
+def status_counts(ctx: Ctx) -> dict[str, int]:
+    """How many tasks are in each status (one grouped query)."""
+    counts = dict.fromkeys(Status.values, 0)
+    for status, count in sql.fetch(
+        f"SELECT status, COUNT(*) FROM {sql.table(Task)} GROUP BY status"
+    ):
+        counts[status] = count
+    return counts
