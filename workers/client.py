@@ -61,6 +61,24 @@ class SchedulerClient:
         """Called in a forked child before it may use the client."""
 
 
+#: pg_advisory_xact_lock key that serialises bulk registration (see below).
+ADVISORY_LOCK_KEY = 0x72756E776B  # "runwk"
+
+
+def _serialise_registration() -> None:
+    """On PostgreSQL, one bulk-registration transaction at a time.
+
+    Several workers registering the same graph take the same task rows in chunks
+    of BULK_CHUNK; concurrent chunks deadlock on them (each deadlock costs the
+    server's deadlock_timeout). Measured: serialised chunks register faster.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+
+
 class DirectClient(SchedulerClient):
     """Calls the scheduler service in-process (Django must be set up)."""
 
@@ -106,6 +124,7 @@ class DirectClient(SchedulerClient):
             chunk = items[start : start + BULK_CHUNK]
             try:
                 with transaction.atomic():
+                    _serialise_registration()
                     for payload in chunk:
                         rpc.call("add_task", payload)
             except (DatabaseError, SchedulerUnavailable) as exc:
