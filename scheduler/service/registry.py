@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Q
 
 from ..models import (
     Dependency,
@@ -129,11 +128,3 @@ def flag(name: str, default=None):
 
 def set_flag(name: str, value) -> None:
     SchedulerFlag.objects.update_or_create(pk=name, defaults={"value": value})
-
-
-def worker_task_ids(worker_id: str, *statuses: str):
-    return Task.objects.filter(runnable_links__worker_id=worker_id, status__in=statuses)
-
-
-def active_q() -> Q:
-    return Q(status__in=["RUNNING", "BATCH_RUNNING"])

@@ -97,12 +97,6 @@ def _rank_key(task: Task) -> tuple:
     return (-task.priority, task.time, task.task_id)
 
 
-def _claimable(queryset):
-    if is_postgres():
-        return queryset.select_for_update(skip_locked=True, of=("self",))
-    return queryset
-
-
 def _resend_and_reset_orphans(ctx: Ctx, worker_id: str, current: set[str]) -> Task | None:
     """The highest-ranked task this worker runs but did not list (it missed the reply),
     and batch members handed to it whose batch it never claimed go back to PENDING."""
