@@ -97,7 +97,7 @@ def set_status(
         logger.info(
             "task %s: %s -> %s (%s%s)",
             task.task_id,
-            old_status,
+            old_status or "new",
             new_status,
             cause,
             f", worker {worker}" if worker else "",
