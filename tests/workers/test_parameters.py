@@ -207,8 +207,17 @@ def test_declaration_errors() -> None:
         workers.ChoiceParameter(choices=[1, "a"], var_type=int)
     with pytest.raises(TaskDefinitionError):
         workers.NumericalParameter(var_type=int, min_value=0)
-    with pytest.raises(TaskDefinitionError, match="jsonschema"):
-        workers.DictParameter(schema={"type": "object"})
+
+
+def test_dict_parameter_schema_validates_values() -> None:
+    import jsonschema
+
+    param = workers.DictParameter(
+        schema={"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    )
+    assert param.normalize({"n": 3})["n"] == 3
+    with pytest.raises(jsonschema.ValidationError, match="'n' is a required property"):
+        param.normalize({"m": 3})
 
 
 # -- defaults from configuration ---------------------------------------------------------
