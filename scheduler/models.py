@@ -15,6 +15,12 @@ from .status import Status
 ID_LENGTH = 1024
 
 
+def visible_params(params: dict | None, visibilities: dict | None) -> dict:
+    """The public parameters (visibility 0); hidden ones are not shown."""
+    visibilities = visibilities or {}
+    return {k: v for k, v in (params or {}).items() if visibilities.get(k, 0) == 0}
+
+
 class Worker(models.Model):
     worker_id = models.CharField(primary_key=True, max_length=ID_LENGTH)
     info = models.JSONField(default=dict, blank=True)
@@ -154,8 +160,7 @@ class Task(models.Model):
 
     @property
     def public_params(self) -> dict:
-        vis = self.param_visibilities or {}
-        return {k: v for k, v in (self.params or {}).items() if vis.get(k, 0) == 0}
+        return visible_params(self.params, self.param_visibilities)
 
     def pretty_id(self) -> str:
         params = self.public_params

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from ..models import Dependency, RunnableBy, Task
+from ..models import Dependency, RunnableBy, Task, visible_params
 from ..status import Status
 from . import sql
 from .base import Ctx
@@ -20,7 +20,7 @@ def _number(value: float | None):
 
 def serialize(
     ctx: Ctx,
-    task: Task,
+    task: Task | _Row,
     *,
     workers: list[str],
     deps: list[str] | None = None,
@@ -150,35 +150,28 @@ def serialize_where(
             params,
         ):
             deps.setdefault(task_id, []).append(dep_id)
-    send_messages = ctx.config.send_messages
-    result: dict[str, dict] = {}
-    for row in rows:
-        r = dict(zip(_COLUMNS, row, strict=True))
-        for name in _JSON:
-            r[name] = _json(r[name])
-        visibilities = r["param_visibilities"] or {}
-        data = {
-            "display_name": r["display_name"],
-            "status": r["status"],
-            "workers": workers.get(r["task_id"], []),
-            "worker_running": r["worker_running"],
-            "time_running": r["time_running"],
-            "start_time": r["time"],
-            "last_updated": r["updated"],
-            "params": {k: v for k, v in (r["params"] or {}).items() if visibilities.get(k, 0) == 0},
-            "name": r["family"],
-            "priority": _number(r["priority"]),
-            "resources": r["resources"],
-            "resources_running": r["resources_running"],
-            "tracking_url": r["tracking_url"],
-            "status_message": r["status_message"],
-            "progress_percentage": _number(r["progress_percentage"]),
-        }
-        if r["status"] == Status.DISABLED:
-            data["re_enable_able"] = r["scheduler_disable_time"] is not None
-        if include_deps:
-            data["deps"] = sorted(deps.get(r["task_id"], []))
-        if send_messages and r["status"] == Status.RUNNING:
-            data["accepts_messages"] = bool(r["accepts_messages"])
-        result[r["task_id"]] = data
-    return result
+    return {
+        row[0]: serialize(
+            ctx,
+            _Row(row),
+            workers=workers.get(row[0], []),
+            deps=deps.get(row[0], []),
+            include_deps=include_deps,
+        )
+        for row in rows
+    }
+
+
+class _Row:
+    """A task row fetched by serialize_where, with the attributes serialize() reads."""
+
+    __slots__ = _COLUMNS
+
+    def __init__(self, values: Sequence) -> None:
+        for name, value in zip(_COLUMNS, values, strict=True):
+            setattr(self, name, _json(value) if name in _JSON else value)
+        self.accepts_messages = bool(self.accepts_messages)
+
+    @property
+    def public_params(self) -> dict:
+        return visible_params(self.params, self.param_visibilities)

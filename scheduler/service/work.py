@@ -14,7 +14,13 @@ from ..status import Status
 from . import sql
 from .base import Ctx, is_postgres, operation, require_str
 from .maintenance import prune_if_due
-from .registry import capacities, get_or_create_worker, touch_worker, worker_counters
+from .registry import (
+    capacities,
+    get_or_create_worker,
+    touch_worker,
+    worker_counters,
+    workers_map,
+)
 from .transitions import STATUS_FIELDS, set_status
 
 RANK = ("-priority", "time", "task_id")
@@ -180,13 +186,6 @@ def _choose_with_resources(ctx: Ctx, worker: Worker, assistant: bool) -> Task | 
     running = sorted(Task.objects.filter(status=Status.RUNNING), key=_rank_key)
     me = worker.worker_id
 
-    def workers_of(task_ids: list[str]) -> dict[str, list[str]]:
-        rows = RunnableBy.objects.filter(task_id__in=task_ids).order_by("id")
-        result: dict[str, list[str]] = {}
-        for task_id, worker_id in rows.values_list("task_id", "worker_id"):
-            result.setdefault(task_id, []).append(worker_id)
-        return result
-
     def advance(task: Task) -> None:
         # RUNNING tasks ranked above `task` hold resources in the greedy reservation.
         nonlocal ri
@@ -222,7 +221,7 @@ def _choose_with_resources(ctx: Ctx, worker: Worker, assistant: bool) -> Task | 
         size = min(CHUNK, 16 * 4 ** min(offset // 16, 3)) if offset else 16
         chunk = list(ready[offset : offset + size])
         offset += len(chunk)
-        runners = workers_of([t.task_id for t in chunk])
+        runners = workers_map([t.task_id for t in chunk])
         for task in chunk:
             advance(task)
             if consider(task, runners.get(task.task_id, [])):
