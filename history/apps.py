@@ -4,6 +4,7 @@ from django.db.models.signals import post_migrate
 
 class HistoryConfig(AppConfig):
     name = "history"
+    label = "pipelines_history"
     verbose_name = "Task history"
     default_auto_field = "django.db.models.BigAutoField"
 

@@ -59,14 +59,14 @@ class Run(models.Model):
         ordering = ["-updated_at", "-id"]
         indexes = [
             # The recorder's hot lookup: the latest run of a task id.
-            models.Index(fields=["task_id", "-id"], name="history_run_task_latest"),
+            models.Index(fields=["task_id", "-id"], name="pl_history_run_task_latest"),
             # /history (newest first) and retention pruning (oldest first).
-            models.Index(fields=["updated_at", "id"], name="history_run_updated"),
-            models.Index(fields=["family", "-updated_at"], name="history_run_family"),
+            models.Index(fields=["updated_at", "id"], name="pl_history_run_updated"),
+            models.Index(fields=["family", "-updated_at"], name="pl_history_run_family"),
             # Percentiles of a family's successful durations (ORDER BY duration OFFSET k).
             models.Index(
                 fields=["family", "outcome", "duration"],
-                name="history_run_family_duration",
+                name="pl_history_run_family_duration",
                 condition=Q(duration__isnull=False),
             ),
         ]
@@ -98,7 +98,7 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["run", "id"], name="history_event_run")]
+        indexes = [models.Index(fields=["run", "id"], name="pl_history_event_run")]
 
     def __str__(self) -> str:
         return f"{self.old_status} -> {self.status} ({self.cause})"

@@ -8,23 +8,23 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS
 
 OPERATE_CODENAME = "operate_scheduler"
-OPERATE_PERMISSION = f"scheduler.{OPERATE_CODENAME}"
+OPERATE_PERMISSION = f"pipelines_scheduler.{OPERATE_CODENAME}"
 OPERATORS_GROUP = "Operators"
 VIEWERS_GROUP = "Scheduler viewers"
 
 # (app label, codename) granted to each seeded group.
 _VIEW = [
-    ("scheduler", "view_task"),
-    ("scheduler", "view_worker"),
-    ("scheduler", "view_resource"),
-    ("history", "view_run"),
-    ("history", "view_event"),
+    ("pipelines_scheduler", "view_task"),
+    ("pipelines_scheduler", "view_worker"),
+    ("pipelines_scheduler", "view_resource"),
+    ("pipelines_history", "view_run"),
+    ("pipelines_history", "view_event"),
 ]
 _OPERATE = [
     *_VIEW,
-    ("scheduler", OPERATE_CODENAME),
-    ("scheduler", "add_resource"),
-    ("scheduler", "change_resource"),
+    ("pipelines_scheduler", OPERATE_CODENAME),
+    ("pipelines_scheduler", "add_resource"),
+    ("pipelines_scheduler", "change_resource"),
 ]
 
 
@@ -55,7 +55,7 @@ def ensure_schedule(using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 def post_migrate(using: str = DEFAULT_DB_ALIAS, **_: Any) -> None:
-    # scheduler.operate_scheduler is declared on the Task model (created by
+    # pipelines_scheduler.operate_scheduler is declared on the Task model (created by
     # django.contrib.auth after the scheduler app migrates, before this app).
     ensure_groups(using)
     ensure_schedule(using)

@@ -8,7 +8,7 @@ action has exactly the effect of the matching RPC call, is recorded with the
 acting user, and reaches open dashboards like any other change.
 
 Looking needs the usual view permissions; acting needs
-``scheduler.operate_scheduler`` (the seeded "Operators" group has it).
+``pipelines_scheduler.operate_scheduler`` (the seeded "Operators" group has it).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from .models import Dependency, Resource, Task, Worker
+from .permissions import OPERATE_PERMISSION
 from .service import Ctx, bulk, disable_worker, update_resource
 from .status import ACTIVE, Status
 
-OPERATE_PERMISSION = "scheduler.operate_scheduler"
 MAX_LISTED_DEPS = 200
 
 
@@ -162,7 +162,7 @@ class TaskAdmin(ReadOnlyAdmin):
             '<li><a href="{}">{}</a> ({})</li>',
             (
                 (
-                    reverse("admin:scheduler_task_change", args=[quote(task_id)]),
+                    reverse("admin:pipelines_scheduler_task_change", args=[quote(task_id)]),
                     task_id,
                     statuses.get(task_id, "not registered"),
                 )

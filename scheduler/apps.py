@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class SchedulerConfig(AppConfig):
     name = "scheduler"
+    label = "pipelines_scheduler"
     verbose_name = "Central scheduler"
     default_auto_field = "django.db.models.BigAutoField"
 

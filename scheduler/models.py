@@ -127,21 +127,21 @@ class Task(models.Model):
                 models.F("priority").desc(),
                 "time",
                 "task_id",
-                name="task_ready_rank",
+                name="pl_task_ready_rank",
                 condition=Q(status=Status.PENDING),
             ),
-            models.Index(fields=["status", "updated"], name="task_status_updated"),
-            models.Index(fields=["status", "has_resources"], name="task_status_resources"),
+            models.Index(fields=["status", "updated"], name="pl_task_status_updated"),
+            models.Index(fields=["status", "has_resources"], name="pl_task_status_resources"),
             models.Index(
                 fields=["worker_running"],
-                name="task_worker_running",
+                name="pl_task_worker_running",
                 condition=Q(status__in=[Status.RUNNING, Status.BATCH_RUNNING]),
             ),
             models.Index(
-                fields=["remove_at"], name="task_remove_at", condition=Q(remove_at__isnull=False)
+                fields=["remove_at"], name="pl_task_remove_at", condition=Q(remove_at__isnull=False)
             ),
             models.Index(
-                fields=["retry_at"], name="task_retry_at", condition=Q(status=Status.FAILED)
+                fields=["retry_at"], name="pl_task_retry_at", condition=Q(status=Status.FAILED)
             ),
         ]
         permissions = [
@@ -151,8 +151,10 @@ class Task(models.Model):
             ),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(unmet_deps__gte=0), name="task_unmet_deps_gte_0"),
-            models.CheckConstraint(condition=Q(status__in=Status.values), name="task_status_valid"),
+            models.CheckConstraint(condition=Q(unmet_deps__gte=0), name="pl_task_unmet_deps_gte_0"),
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="pl_task_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -180,9 +182,9 @@ class Dependency(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["task", "dep_id"], name="dependency_unique"),
+            models.UniqueConstraint(fields=["task", "dep_id"], name="pl_dependency_unique"),
         ]
-        indexes = [models.Index(fields=["dep_id"], name="dependency_dep_id")]
+        indexes = [models.Index(fields=["dep_id"], name="pl_dependency_dep_id")]
 
     def __str__(self) -> str:
         return f"{self.task_id} -> {self.dep_id}"
@@ -196,9 +198,9 @@ class Stakeholder(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["task", "worker"], name="stakeholder_unique"),
+            models.UniqueConstraint(fields=["task", "worker"], name="pl_stakeholder_unique"),
         ]
-        indexes = [models.Index(fields=["worker"], name="stakeholder_worker")]
+        indexes = [models.Index(fields=["worker"], name="pl_stakeholder_worker")]
 
     def __str__(self) -> str:
         return f"{self.worker_id} cares about {self.task_id}"
@@ -215,9 +217,9 @@ class RunnableBy(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["task", "worker"], name="runnable_unique"),
+            models.UniqueConstraint(fields=["task", "worker"], name="pl_runnable_unique"),
         ]
-        indexes = [models.Index(fields=["worker", "task"], name="runnable_worker_task")]
+        indexes = [models.Index(fields=["worker", "task"], name="pl_runnable_worker_task")]
 
     def __str__(self) -> str:
         return f"{self.worker_id} may run {self.task_id}"
@@ -234,7 +236,7 @@ class Batcher(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["worker", "family"], name="batcher_unique"),
+            models.UniqueConstraint(fields=["worker", "family"], name="pl_batcher_unique"),
         ]
 
     def __str__(self) -> str:
@@ -249,7 +251,7 @@ class Resource(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gte=0), name="resource_amount_gte_0"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="pl_resource_amount_gte_0"),
         ]
 
     def __str__(self) -> str:
@@ -290,7 +292,7 @@ class StatusEvent(models.Model):
     user = models.CharField(max_length=150, null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["task_id", "id"], name="status_event_task")]
+        indexes = [models.Index(fields=["task_id", "id"], name="pl_status_event_task")]
 
     def __str__(self) -> str:
         return f"#{self.id} {self.task_id}: {self.old_status} -> {self.new_status}"

@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class VisualiserConfig(AppConfig):
     name = "visualiser"
+    label = "pipelines_visualiser"
     verbose_name = "Dashboard"
 
     def ready(self) -> None:

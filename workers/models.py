@@ -19,7 +19,7 @@ class TargetMarker(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["target_table", "update_id"], name="workers_marker_unique_update"
+                fields=["target_table", "update_id"], name="pl_target_marker_unique"
             ),
         ]
         verbose_name = "target marker"

@@ -15,7 +15,7 @@ from scheduler.signals import task_status_committed
 from scheduler.status import Status
 from tests.scheduler.conftest import T0
 
-TASKS = "/admin/scheduler/task/"
+TASKS = "/admin/pipelines_scheduler/task/"
 
 
 @pytest.fixture
@@ -185,7 +185,7 @@ def test_operator_disables_a_worker_viewer_cannot(sched, client, users):
     sched.add("A_1", worker="W1")
     sched.add("A_2", worker="W1")
     assert sched.next_id("W1") == "A_1"
-    url = "/admin/scheduler/worker/"
+    url = "/admin/pipelines_scheduler/worker/"
 
     client.force_login(users["viewer"])
     assert client.get(url).status_code == 200
@@ -203,7 +203,7 @@ def test_operator_disables_a_worker_viewer_cannot(sched, client, users):
 
 def test_operator_edits_resource_limits_viewer_cannot(db, client, users):
     Resource.objects.create(name="gpu", amount=1)
-    url = "/admin/scheduler/resource/gpu/change/"
+    url = "/admin/pipelines_scheduler/resource/gpu/change/"
 
     client.force_login(users["viewer"])
     assert client.get(url).status_code == 200
@@ -217,7 +217,7 @@ def test_operator_edits_resource_limits_viewer_cannot(db, client, users):
     bad = client.post(url, {"amount": -1})
     assert bad.status_code == 200  # the form comes back with the error
     assert Resource.objects.get(pk="gpu").amount == 5
-    added = client.post("/admin/scheduler/resource/add/", {"name": "db", "amount": 2})
+    added = client.post("/admin/pipelines_scheduler/resource/add/", {"name": "db", "amount": 2})
     assert added.status_code == 302
     assert Resource.objects.get(pk="db").amount == 2
 
@@ -227,9 +227,9 @@ def test_history_is_read_only_in_the_admin(sched, client, users):
     run_id = Event.objects.first().run_id
     client.force_login(users["operator"])
 
-    page = client.get(f"/admin/history/run/{run_id}/change/")
+    page = client.get(f"/admin/pipelines_history/run/{run_id}/change/")
     assert page.status_code == 200
     assert b"A_1 broke" in page.content
-    assert client.get("/admin/history/run/add/").status_code == 403
-    assert client.post(f"/admin/history/run/{run_id}/delete/").status_code == 403
-    assert client.get("/admin/history/event/").status_code == 200
+    assert client.get("/admin/pipelines_history/run/add/").status_code == 403
+    assert client.post(f"/admin/pipelines_history/run/{run_id}/delete/").status_code == 403
+    assert client.get("/admin/pipelines_history/event/").status_code == 200
