@@ -3,6 +3,7 @@ database mode, as ``runworker`` runs) until it arrives at a WebSocket client.
 
     .venv/bin/python bench/live_updates_bench.py                  # both setups below
     .venv/bin/python bench/live_updates_bench.py --setups sqlite --seconds 5 --rate 500
+    .venv/bin/python bench/live_updates_bench.py --batch 10   # 10 changes per transaction
 
 Setups: ``postgres+redis`` (a new PostgreSQL database, the channels_redis layer;
 target p99 < 250 ms), ``sqlite`` (the embedded default: a new SQLite file,
@@ -82,12 +83,15 @@ class Runscheduler(OurServer):
 # --------------------------------------------------------------------------- producer
 
 
-def produce(worker: str, rate: float, seconds: float, out_path: str) -> None:
-    """One producer process: ``rate`` changes per second, seq and commit time to a file."""
+def produce(worker: str, rate: float, seconds: float, out_path: str, batch: int = 1) -> None:
+    """One producer process: ``rate`` changes per second, seq and commit time to a file;
+    ``batch`` service calls share one transaction (as a bulk registration does)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pipelines_project.settings")
     import django
 
     django.setup()
+    from django.db import transaction
+
     from scheduler import rpc
     from scheduler.service import Ctx
 
@@ -100,15 +104,17 @@ def produce(worker: str, rate: float, seconds: float, out_path: str) -> None:
         pause = due - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-        task_id = f"{worker}_{n // 2}"
-        arguments = {"task_id": task_id, "worker": worker, "family": "LiveBench"}
-        if n % 2:
-            arguments["status"] = "DONE"
         ctx = Ctx.make()
-        rpc.call("add_task", arguments, ctx=ctx)
+        with transaction.atomic():
+            for k in range(n, n + batch):
+                arguments = {"task_id": f"{worker}_{k // 2}", "worker": worker}
+                arguments["family"] = "LiveBench"
+                if k % 2:
+                    arguments["status"] = "DONE"
+                rpc.call("add_task", arguments, ctx=ctx)
         committed = time.time()
         records.extend((change.seq, committed) for change in ctx.changes)
-        n += 1
+        n += batch
     Path(out_path).write_text(json.dumps(records))
 
 
@@ -156,6 +162,7 @@ async def measure(server: Runscheduler, args: argparse.Namespace, workdir: Path)
                 str(args.rate / args.producers),
                 str(args.seconds),
                 str(outputs[i]),
+                str(args.batch),
             ],
             cwd=REPO_ROOT,
             env=server.env,
@@ -210,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1000.0, help="changes per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--producers", type=int, default=4)
+    parser.add_argument(
+        "--batch", type=int, default=1, help="changes per producer transaction (bulk writes)"
+    )
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args(argv)
@@ -219,7 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.setups.split(","):
             results[name] = run_setup(name, args, Path(tmp))
             log(f"{name}: {results[name]}")
-    print(f"\nlive updates, {args.rate:.0f} changes/s requested for {args.seconds:.0f} s")
+    print(
+        f"\nlive updates, {args.rate:.0f} changes/s requested for {args.seconds:.0f} s, "
+        f"{args.batch} per transaction"
+    )
     print(
         f"{'setup':16} {'changes':>8} {'rate/s':>7} {'recv':>6} {'order':>5} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}  target"
@@ -238,6 +251,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--producer":
-        produce(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
+        produce(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], int(sys.argv[6]))
     else:
         sys.exit(main())
