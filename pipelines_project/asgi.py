@@ -14,13 +14,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from scheduler.asgi import LuigiProtocolApp  # noqa: E402
+from scheduler.auth.websocket import ViewerRequired  # noqa: E402
 from visualiser.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": LuigiProtocolApp(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(ViewerRequired(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

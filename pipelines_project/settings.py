@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "corsheaders",
     "django_q",
     "scheduler",
     "history",
@@ -52,11 +53,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "scheduler.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "scheduler.middleware.ViewerRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -161,6 +165,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # API tokens (Bearer, or Basic with the token as password) first: its Basic
+    # challenge makes missing credentials a 401. Sessions (with CSRF) for browsers.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "scheduler.auth.drf.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["scheduler.permissions.ReadOrOperate"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
@@ -192,6 +203,21 @@ SCHEDULER = {
     for key, value in env.ENVIRON.items()
     if key.startswith("SCHEDULER_")
 }
+
+# Authentication and roles (scheduler.auth, README "Authentication and roles").
+# SCHEDULER_AUTH: tokens or a session needed for /api/ and the pages; off, the
+# Luigi protocol is open as luigid's (runscheduler then stays on loopback).
+SCHEDULER_AUTH = env.bool("SCHEDULER_AUTH", default=False)
+# Reads without credentials; unset: on with auth off, and with auth on only while
+# runscheduler listens on loopback or a unix socket.
+SCHEDULER_ANONYMOUS_READ = env.bool("SCHEDULER_ANONYMOUS_READ", default=None)
+# /metrics without credentials (e.g. a Prometheus on a private network).
+SCHEDULER_METRICS_PUBLIC = env.bool("SCHEDULER_METRICS_PUBLIC", default=False)
+LOGIN_URL = env.str("LOGIN_URL", default="/admin/login/")
+# CORS for /api/ (django-cors-headers): origins allowed to call it from a browser.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = env.bool("CORS_ALLOW_CREDENTIALS", default=False)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

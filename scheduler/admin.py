@@ -23,7 +23,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from .models import Dependency, Resource, Task, Worker
+from .auth.tokens import create_token, revoke
+from .models import ApiToken, Dependency, Resource, Task, Worker
 from .permissions import OPERATE_PERMISSION
 from .service import Ctx, bulk, disable_worker, update_resource
 from .status import ACTIVE, Status
@@ -307,3 +308,45 @@ class ResourceAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Resource, form: Any, change: bool) -> None:
         if not update_resource(Ctx.make(), resource=obj.name, amount=obj.amount):
             raise ValueError(f"update_resource refused {obj.name}={obj.amount}")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Create a token (its secret is shown once, in the confirmation message) and revoke
+    it; only a digest of the secret is stored."""
+
+    list_display = ["name", "role", "user", "prefix", "created", "last_used", "revoked_at"]
+    list_filter = ["role", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "user__username"]
+    readonly_fields = ["prefix", "created", "last_used", "revoked_at"]
+    actions = ["revoke_tokens"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return ["name", "role", "user"]
+        return ["name", "role", "user", *self.readonly_fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The role and owner of an existing token are fixed: revoke and create another.
+        return self.readonly_fields if obj is None else [*self.readonly_fields, "role", "user"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        new = create_token(obj.name, obj.role, user=obj.user)
+        obj.pk = new.token.pk
+        obj.__dict__.update(
+            {f.attname: getattr(new.token, f.attname) for f in ApiToken._meta.concrete_fields}
+        )
+        self.message_user(
+            request,
+            f"The secret of token {obj.name!r} is {new.secret} — copy it now, it is not "
+            "stored and will not be shown again.",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected tokens (at once)")
+    def revoke_tokens(self, request: HttpRequest, queryset: Any) -> None:
+        count = sum(revoke(token) for token in queryset)
+        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)

@@ -9,3 +9,7 @@ class SchedulerConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .metrics.store import on_status_changed
+        from .signals import task_status_changed
+
+        task_status_changed.connect(on_status_changed, dispatch_uid="scheduler.metrics")

@@ -4,8 +4,12 @@ Workers call /api/<method> several times a second each. Django's ASGI handler
 adapts every synchronous middleware separately (a thread hop per middleware and
 direction), which costs more than the scheduler call itself. This wrapper
 answers /api/<method> with one hop into the same ``dispatch`` the Django view
-uses, and passes everything else (REST API under /api/v1/, pages, admin,
-static files) to Django.
+uses, after the same access rule (``scheduler.auth.protocol``), and passes
+everything else (REST API under /api/v1/, pages, admin, static files) to Django.
+
+Calls from browsers go to Django too: those with an ``Origin`` header or
+``OPTIONS`` (CORS, django-cors-headers) and, with authentication on, those
+carrying a session cookie (sessions, CSRF). Workers send neither.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from django.conf import settings
 from django.db import connection
 from django.http.request import split_domain_port, validate_host
 
-from .views import dispatch, encode, error_body
+from .auth import protocol
+from .auth.conf import auth_enabled
+from .views import dispatch, encode, error_body, too_large_body
 
 _ROUTE = re.compile(r"^/api/(?P<method>[A-Za-z_][A-Za-z0-9_]*)/?$")
 
@@ -29,13 +35,19 @@ def _first(values: dict[str, list[str]], key: str) -> str | None:
     return found[0] if found else None
 
 
-def _answer(http_method: str, method: str, raw: str | None) -> tuple[int, dict]:
+def _answer(
+    http_method: str, method: str, raw: str | None, authorization: str | None
+) -> tuple[int, dict, dict[str, str]]:
     # All calls run in asgiref's one thread-sensitive thread, so its connection is
     # kept across calls (cheaper than a connection per call); one that failed is
     # replaced.
     _drop_broken_connection()
     try:
-        return dispatch(http_method, method, raw)
+        access = protocol.check(method, authorization)
+        if isinstance(access, protocol.Refusal):
+            return access.status, access.body, access.headers
+        status, body = dispatch(http_method, method, raw, user=access.username)
+        return status, body, {}
     finally:
         _drop_broken_connection()
 
@@ -54,17 +66,17 @@ class LuigiProtocolApp:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         match = _ROUTE.match(scope.get("path", "")) if scope["type"] == "http" else None
-        if match is None or not self._host_allowed(scope):
+        if match is None or not self._host_allowed(scope) or self._from_browser(scope):
             await self.django_app(scope, receive, send)
             return
         http_method = scope["method"]
-        if http_method == "OPTIONS":
-            await self._send(send, 204, None)
+        headers = dict(scope.get("headers") or [])
+        if self._declared_too_big(headers):
+            await self._send(send, 413, too_large_body())
             return
         body, too_big = await self._read_body(receive)
         if too_big:
-            detail = "the request body is larger than the server accepts"
-            await self._send(send, 413, error_body("payload too large", detail))
+            await self._send(send, 413, too_large_body())
             return
         try:
             raw = None
@@ -76,10 +88,32 @@ class LuigiProtocolApp:
         except UnicodeDecodeError:
             await self._send(send, 400, error_body("invalid argument", "the body is not UTF-8"))
             return
-        status, answer = await sync_to_async(_answer, thread_sensitive=True)(
-            http_method, match["method"], raw
+        authorization = headers.get(b"authorization")
+        status, answer, extra = await sync_to_async(_answer, thread_sensitive=True)(
+            http_method,
+            match["method"],
+            raw,
+            authorization.decode("latin-1") if authorization else None,
         )
-        await self._send(send, status, answer)
+        await self._send(send, status, answer, extra)
+
+    @staticmethod
+    def _from_browser(scope: dict) -> bool:
+        if scope["method"] == "OPTIONS":
+            return True
+        headers = dict(scope.get("headers") or [])
+        if b"origin" in headers:
+            return True
+        if not auth_enabled():
+            return False
+        cookie = headers.get(b"cookie", b"")
+        return settings.SESSION_COOKIE_NAME.encode() + b"=" in cookie
+
+    @staticmethod
+    def _declared_too_big(headers: dict[bytes, bytes]) -> bool:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        declared = headers.get(b"content-length", b"")
+        return limit is not None and declared.isdigit() and int(declared) > limit
 
     @staticmethod
     def _host_allowed(scope: dict) -> bool:
@@ -111,10 +145,14 @@ class LuigiProtocolApp:
         return b"".join(chunks), False
 
     @staticmethod
-    async def _send(send: Any, status: int, body: dict | None) -> None:
+    async def _send(
+        send: Any, status: int, body: dict | None, extra: dict[str, str] | None = None
+    ) -> None:
         payload = b"" if body is None else encode(body)
         headers = [(b"content-length", str(len(payload)).encode())]
         if body is not None:
             headers.append((b"content-type", b"application/json"))
+        for name, value in (extra or {}).items():
+            headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})

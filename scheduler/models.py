@@ -296,3 +296,7 @@ class StatusEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.task_id}: {self.old_status} -> {self.new_status}"
+
+
+from .auth.models import ApiToken  # noqa: E402, F401  (models of this app kept beside their code)
+from .metrics.models import MetricValue  # noqa: E402, F401

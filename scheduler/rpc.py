@@ -30,25 +30,13 @@ _PRUNE_FIRST = {
     "resource_list",
 }
 
-METHODS: dict[str, Callable[..., Any]] = {
-    name: getattr(service, name)
-    for name in (
-        "add_task",
-        "add_task_batcher",
-        "add_worker",
-        "announce_scheduling_failure",
-        "get_work",
-        "count_pending",
-        "ping",
-        "set_task_status_message",
+# Who may call what (scheduler.auth enforces it when authentication is on).
+# Reads: the dashboard, Luigi's visualiser and tools (the viewer role).
+READ_METHODS = frozenset(
+    {
         "get_task_status_message",
-        "set_task_progress_percentage",
         "get_task_progress_percentage",
-        "decrease_running_task_resources",
         "get_running_task_resources",
-        "report_task_statistics",
-        "add_scheduler_message_response",
-        "send_scheduler_message",
         "get_scheduler_message_response",
         "task_list",
         "dep_graph",
@@ -58,23 +46,55 @@ METHODS: dict[str, Callable[..., Any]] = {
         "fetch_error",
         "worker_list",
         "resource_list",
+        "has_task_history",
+        "is_pause_enabled",
+        "is_paused",
+    }
+)
+# Writes a worker makes while scheduling and running tasks (the worker role).
+WORK_METHODS = frozenset(
+    {
+        "add_task",
+        "add_task_batcher",
+        "add_worker",
+        "announce_scheduling_failure",
+        "get_work",
+        # A read, but only workers ask it (about themselves).
+        "count_pending",
+        "ping",
+        "set_task_status_message",
+        "set_task_progress_percentage",
+        "decrease_running_task_resources",
+        "report_task_statistics",
+        "add_scheduler_message_response",
+        # Ours, not Luigi's: a stopping worker hands a running task back.
+        "release_task",
+    }
+)
+# Writes an operator makes from the visualiser or a script (the operator role).
+OPERATE_METHODS = frozenset(
+    {
+        "send_scheduler_message",
         "re_enable_task",
         "forgive_failures",
         "mark_as_done",
         "disable_worker",
         "set_worker_processes",
-        "has_task_history",
-        "is_pause_enabled",
-        "is_paused",
         "pause",
         "unpause",
         "update_resource",
-        # Ours, not Luigi's: a stopping worker hands a running task back.
-        "release_task",
         "update_resources",
         "prune",
-    )
+    }
+)
+WRITE_METHODS = WORK_METHODS | OPERATE_METHODS
+
+METHODS: dict[str, Callable[..., Any]] = {
+    name: getattr(service, name) for name in sorted(READ_METHODS | WRITE_METHODS)
 }
+
+# Operator methods that record who acted (the authenticated user, never an argument).
+_ATTRIBUTED = {"re_enable_task", "forgive_failures", "mark_as_done"}
 
 # Keys a remote caller may not set: the call context and the operator identity.
 _RESERVED = {"ctx", "user"}
@@ -86,7 +106,9 @@ def maybe_prune(ctx: Ctx) -> None:
         prune_if_due(Ctx.make(now=ctx.now, config=ctx.config))
 
 
-def call(method: str, arguments: dict[str, Any], ctx: Ctx | None = None) -> Any:
+def call(
+    method: str, arguments: dict[str, Any], ctx: Ctx | None = None, user: str | None = None
+) -> Any:
     func = METHODS.get(method)
     if func is None:
         raise UnknownMethod(f"unknown scheduler method {method!r}")
@@ -94,4 +116,6 @@ def call(method: str, arguments: dict[str, Any], ctx: Ctx | None = None) -> Any:
     if method in _PRUNE_FIRST:
         maybe_prune(ctx)
     kwargs = {k: v for k, v in arguments.items() if k not in _RESERVED and k.isidentifier()}
+    if user and method in _ATTRIBUTED:
+        kwargs["user"] = user
     return func(ctx, **kwargs)

@@ -16,7 +16,9 @@ Differences from luigid's flags (spec §6.3), on purpose:
 - No ``--state-path``: the database is the state.
 
 Start-up refuses, with one clear line and a non-zero exit, when migrations are
-missing, the pidfile names a live process, or the address is taken. With
+missing, the pidfile names a live process, the address is taken, or the address
+is not a loopback one while authentication (``SCHEDULER_AUTH``) is off (unless
+``--insecure``: anyone who can reach the port could then mark tasks done). With
 ``--background`` the command returns only once the daemon listens (or has
 failed, with its reason).
 
@@ -67,6 +69,8 @@ class Options:
     # Seconds between maintenance checks (capped by the scheduler's prune_interval).
     maintenance_interval: float = 5.0
     shutdown_timeout: float = 30.0
+    # Serve a non-loopback address with authentication off.
+    insecure: bool = False
 
     @property
     def where(self) -> str:
@@ -134,6 +138,28 @@ def check_pidfile(path: Path) -> None:
         raise ServerError(f"cannot read the pidfile {path}: {exc.strerror}") from exc
     if text.isdigit() and int(text) != os.getpid() and pid_alive(int(text)):
         raise ServerError(f"already running with pid {text} (pidfile {path})")
+
+
+def check_exposure(options: Options) -> None:
+    """No open scheduler on the network by accident."""
+    from .auth.conf import auth_enabled, is_loopback
+
+    if options.unix_socket is not None or is_loopback(options.address):
+        return
+    if auth_enabled() or options.insecure:
+        if not auth_enabled():
+            logger.warning(
+                "serving %s with authentication off (--insecure): anyone who can reach it "
+                "can change the scheduler",
+                options.where,
+            )
+        return
+    raise ServerError(
+        f"refusing to listen on {options.address} with authentication off: anyone who "
+        "can reach the port could mark tasks done or disable workers. Set "
+        "SCHEDULER_AUTH=true and give workers API tokens (manage.py create_api_token), "
+        "or pass --insecure if the network is trusted"
+    )
 
 
 def check_address(options: Options) -> None:
@@ -346,6 +372,7 @@ class SchedulerServer:
 
         With ``background``, returns the daemon's pid in the starting process."""
         options = self.options
+        check_exposure(options)
         check_migrations()
         if options.pidfile is not None:
             check_pidfile(options.pidfile)
@@ -405,7 +432,11 @@ class SchedulerServer:
                 }
                 return super().kill_all_applications()
 
+        from .auth.conf import set_bind_address
+
         options = self.options
+        # Anonymous reads (by default) depend on where this process listens.
+        set_bind_address("unix" if options.unix_socket is not None else options.address)
         # Loading the application sets Django up again, which reapplies LOGGING.
         application = get_default_application()
         configure_logging(logdir, options.background)

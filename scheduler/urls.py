@@ -6,4 +6,5 @@ app_name = "scheduler"
 
 urlpatterns = [
     path("api/<str:method>", views.api, name="api"),
+    path("metrics", views.metrics, name="metrics"),
 ]

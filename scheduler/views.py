@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 
 from . import rpc
+from .auth import protocol
+from .auth.identity import REALM, BadCredentials, user_for_header
 from .errors import InvalidArgument, SchedulerError
+from .metrics import collect
+from .metrics.rpc import observe
+from .permissions import can_view
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +47,34 @@ def error_body(error: str, detail: str) -> dict:
     return {"error": error, "detail": detail}
 
 
-def dispatch(http_method: str, method: str, raw_data: str | None) -> tuple[int, dict]:
-    """Answer one protocol call: (HTTP status, JSON body)."""
+def too_large_body() -> dict:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_body(
+        "payload too large",
+        f"the request body is larger than the server accepts ({limit} bytes, "
+        "DATA_UPLOAD_MAX_MEMORY_SIZE)",
+    )
+
+
+def dispatch(
+    http_method: str, method: str, raw_data: str | None, user: str | None = None
+) -> tuple[int, dict]:
+    """Answer one protocol call: (HTTP status, JSON body). ``user``: who made an
+    operator call, as recorded in history (None: anonymous)."""
     if http_method not in ("GET", "POST"):
         return 405, error_body("method not allowed", "use GET or POST")
     if method not in rpc.METHODS:
         return 404, error_body("unknown method", f"the scheduler has no method {method!r}")
+    started = time.perf_counter()
     try:
-        result = rpc.call(method, parse_data(raw_data))
+        return _call(method, raw_data, user)
+    finally:
+        observe(method, time.perf_counter() - started)
+
+
+def _call(method: str, raw_data: str | None, user: str | None) -> tuple[int, dict]:
+    try:
+        result = rpc.call(method, parse_data(raw_data), user=user)
     except (OperationalError, InterfaceError) as exc:
         # Reads run outside the retrying transaction wrapper; a database that is
         # away is the server's temporary trouble, not the caller's.
@@ -62,6 +92,28 @@ def encode(body: dict) -> bytes:
     return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
 
 
+def _from_page(request: HttpRequest) -> bool:
+    """Does a session call show it comes from this site's pages (scheduler.auth.protocol)?"""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return True
+    if request.method != "POST":
+        return False
+    # Django's own check, as DRF's SessionAuthentication runs it.
+    refusal = CsrfViewMiddleware(lambda _request: HttpResponse()).process_view(
+        request, None, (), {}
+    )
+    return refusal is None
+
+
+def _refusal_response(refusal: protocol.Refusal) -> HttpResponse:
+    response = HttpResponse(
+        encode(refusal.body), status=refusal.status, content_type="application/json"
+    )
+    for name, value in refusal.headers.items():
+        response[name] = value
+    return response
+
+
 @csrf_exempt
 def api(request: HttpRequest, method: str) -> HttpResponse:
     if request.method == "OPTIONS":
@@ -72,5 +124,38 @@ def api(request: HttpRequest, method: str) -> HttpResponse:
             raw = request.GET.get("data")
     except UnicodeDecodeError:
         return JsonResponse(error_body("invalid argument", "the body is not UTF-8"), status=400)
-    status, body = dispatch(request.method, method, raw)
+    except RequestDataTooBig:
+        return JsonResponse(too_large_body(), status=413)
+    access = protocol.check(
+        method,
+        request.headers.get("Authorization"),
+        session_user=getattr(request, "user", None),
+        from_page=_from_page(request),
+    )
+    if isinstance(access, protocol.Refusal):
+        return _refusal_response(access)
+    status, body = dispatch(request.method, method, raw, user=access.username)
     return HttpResponse(encode(body), status=status, content_type="application/json")
+
+
+@require_safe
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition (scheduler.metrics): for the viewer role (a token, as
+    Prometheus sends with ``authorization`` or ``basic_auth``, or a session), or
+    anyone with ``SCHEDULER_METRICS_PUBLIC``."""
+    if not getattr(settings, "SCHEDULER_METRICS_PUBLIC", False):
+        try:
+            user = user_for_header(request.headers.get("Authorization")) or request.user
+        except BadCredentials as exc:
+            response = JsonResponse(error_body("authentication required", str(exc)), status=401)
+            response["WWW-Authenticate"] = REALM
+            return response
+        if not can_view(user):
+            status = 403 if user.is_authenticated else 401
+            response = JsonResponse(
+                error_body("forbidden", "/metrics needs the viewer role"), status=status
+            )
+            if status == 401:
+                response["WWW-Authenticate"] = REALM
+            return response
+    return HttpResponse(collect.exposition(), content_type=collect.content_type())

@@ -10,6 +10,10 @@
   to this project's server or to a real ``luigid``. It keeps one connection
   alive per thread, retries connection errors and 5xx answers with backoff and
   turns 4xx answers into :class:`SchedulerCallError` carrying the server's message.
+  Credentials: user-info in the URL (Basic, as Luigi's client), else an API
+  token (``Authorization: Bearer``) from ``PIPELINES_API_TOKEN`` or ``api_token``
+  in the ``[pipelines]`` section of luigi.cfg (never a command-line flag, so it
+  stays out of shell history and process listings).
 """
 
 from __future__ import annotations
@@ -154,6 +158,7 @@ class RemoteClient(SchedulerClient):
         timeout: float = 30.0,
         attempts: int = 5,
         retry_wait: float = 0.5,
+        token: str | None = None,
     ) -> None:
         parsed = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -171,6 +176,8 @@ class RemoteClient(SchedulerClient):
             user = urllib.parse.unquote(parsed.username)
             token = f"{user}:{urllib.parse.unquote(parsed.password or '')}"
             self.auth = "Basic " + base64.b64encode(token.encode()).decode()
+        elif token:
+            self.auth = f"Bearer {token}"
         self.timeout = timeout
         self.attempts = attempts
         self.retry_wait = retry_wait
@@ -279,4 +286,16 @@ def make_client(scheduler_url: str | None) -> SchedulerClient:
         timeout=float(core.get("rpc_connect_timeout", 30.0)),
         attempts=max(1, int(core.get("rpc_retry_attempts", 5))),
         retry_wait=float(core.get("rpc_retry_wait", 0.5)),
+        token=api_token(),
     )
+
+
+def api_token() -> str | None:
+    """The API token for HTTP calls: ``PIPELINES_API_TOKEN``, else ``[pipelines]
+    api_token`` in the Luigi config file."""
+    from scheduler import luigi_config
+
+    token = os.environ.get("PIPELINES_API_TOKEN", "").strip()
+    if not token:
+        token = str(luigi_config.section("pipelines").get("api_token", "")).strip()
+    return token or None

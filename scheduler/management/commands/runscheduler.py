@@ -38,6 +38,11 @@ class Command(BaseCommand):
             "--access-log", action="store_true", help="Log every HTTP request and WebSocket."
         )
         parser.add_argument(
+            "--insecure",
+            action="store_true",
+            help="Allow a non-loopback --address with authentication off (SCHEDULER_AUTH).",
+        )
+        parser.add_argument(
             "--shutdown-timeout",
             type=float,
             default=30.0,
@@ -60,6 +65,7 @@ class Command(BaseCommand):
                 logdir=_absolute(options["logdir"]),
                 access_log=options["access_log"],
                 shutdown_timeout=options["shutdown_timeout"],
+                insecure=options["insecure"],
             )
         )
         try:
