@@ -9,3 +9,6 @@ class SchedulerConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .dbhealth import watch_pool
+
+        watch_pool()  # a lost database is answered 503 at once (scheduler.dbhealth)

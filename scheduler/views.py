@@ -14,8 +14,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import rpc
-from .errors import InvalidArgument, SchedulerError
+from . import dbhealth, rpc
+from .errors import InvalidArgument, SchedulerError, SchedulerUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +43,22 @@ def dispatch(http_method: str, method: str, raw_data: str | None) -> tuple[int, 
         return 405, error_body("method not allowed", "use GET or POST")
     if method not in rpc.METHODS:
         return 404, error_body("unknown method", f"the scheduler has no method {method!r}")
+    reason = dbhealth.unavailable()
+    if reason is not None:
+        return 503, error_body("SchedulerUnavailable", f"database unavailable: {reason}")
     try:
         result = rpc.call(method, parse_data(raw_data))
     except (OperationalError, InterfaceError) as exc:
         # Reads run outside the retrying transaction wrapper; a database that is
         # away is the server's temporary trouble, not the caller's.
         logger.warning("%s: database unavailable: %s", method, exc)
+        dbhealth.note_failure(exc)
         return 503, error_body("SchedulerUnavailable", f"database unavailable: {exc}")
     except SchedulerError as exc:
         if exc.status_code >= 500:
             logger.warning("%s: %s", method, exc)
+        if isinstance(exc, SchedulerUnavailable):
+            dbhealth.note_failure(exc)
         return exc.status_code, error_body(type(exc).__name__, str(exc))
     return 200, {"response": result}
 
