@@ -20,17 +20,50 @@ from .errors import InvalidArgument, SchedulerError, SchedulerUnavailable
 logger = logging.getLogger(__name__)
 
 
+# Luigi's arguments nest a few levels at most (params, statistics, worker info).
+MAX_DEPTH = 32
+MAX_INT = 2**63 - 1
+
+
 def parse_data(raw: str | None) -> dict:
     if raw is None or raw.strip() == "":
         return {}
     try:
         # Python's json accepts Infinity, which Luigi workers send for max_batch_size.
         data = json.loads(raw)
+    except RecursionError:
+        raise InvalidArgument("data", f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise InvalidArgument("data", f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidArgument("data", "a JSON object of arguments is required")
+    check_storable(data)
     return data
+
+
+def check_storable(data: dict) -> None:
+    """Reject values no database column can hold, before any service code sees them:
+    nesting past MAX_DEPTH, integers past 64 bits, strings with a NUL character
+    (PostgreSQL refuses it) or a lone surrogate (not encodable as UTF-8)."""
+    stack: list[tuple[str, object, int]] = [(key, value, 1) for key, value in data.items()]
+    while stack:
+        name, value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidArgument(name, f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((name, key, depth + 1) for key in value)
+            stack.extend((name, item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((name, item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidArgument(name, "contains a NUL character")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidArgument(name, "contains a lone surrogate (not UTF-8)") from None
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise InvalidArgument(name, "an integer beyond 64 bits")
 
 
 def error_body(error: str, detail: str) -> dict:
