@@ -111,3 +111,11 @@ class Faults(WrapperTask):
             Exits(root=self.root),
             *(Healthy(root=self.root, idx=i) for i in range(3)),
         ]
+
+
+class Idle(Task):
+    """An assistant's root task: already complete, so the worker goes straight to
+    running whatever the scheduler hands it."""
+
+    def complete(self) -> bool:
+        return True
