@@ -8,6 +8,7 @@ import time
 
 from scheduler.models import StatusEvent
 from scheduler.models import Task as TaskRow
+from scheduler.service.invariants import violations
 from tests.live.harness import wait_for
 from tests.reliability import journal, pipelines
 from tests.workers_runtime.test_direct import _alive
@@ -50,6 +51,7 @@ def test_kill_9_of_a_runworker_mid_task_another_worker_completes_the_pipeline(wo
     ], history
     assert set(TaskRow.objects.values_list("status", flat=True)) == {"DONE"}
     assert len(runs) == 4 and journal.duplicates(runs) == {victim: 2}
+    assert violations() == []
 
 
 def test_hang_memory_exhaustion_and_os_exit_fail_clearly_and_the_worker_goes_on(workers, root):
@@ -78,3 +80,4 @@ def test_hang_memory_exhaustion_and_os_exit_fail_clearly_and_the_worker_goes_on(
     assert all(runs[t.task_id][0].start > last_fault for t in healthy)
     assert worker.count("ran successfully") == 3
     assert worker.count("failed") == 3
+    assert violations() == []
