@@ -38,3 +38,31 @@ class DatabaseUnavailableMiddleware:
             dbhealth.note_failure(exception)
             return _unavailable(f"database unavailable: {exception}")
         return None
+
+
+class RejectNulMiddleware:
+    """A NUL character in the path or a query parameter is a 400 naming it.
+
+    PostgreSQL cannot hold NUL in text, so such a value reaching a filter or a
+    lookup would fail as a server error (SQLite would accept it: the answer must
+    not depend on the database). The protocol's arguments are checked in
+    ``scheduler.views.check_storable``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        where = None
+        if "\x00" in request.path:
+            where = "the path"
+        else:
+            for name, values in request.GET.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    where = f"query parameter {name!r}"
+                    break
+        if where is not None:
+            return JsonResponse(
+                {"error": "invalid argument", "detail": f"{where} contains a NUL character"},
+                status=400,
+            )
+        return self.get_response(request)

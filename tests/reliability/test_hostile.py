@@ -149,6 +149,22 @@ def test_hostile_urls_are_4xx_or_harmless_and_never_leak(server, path):
     assert_still_serving(server)
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "api/v1/history/runs/?family=a%00b",
+        "api/v1/history/runs/?task_id=%00",
+        "api/v1/history/runs/%00/",
+        "api/v1/history/families/?search=x%00",
+    ],
+)
+def test_nul_in_urls_is_a_400_on_every_database(server, path):
+    # PostgreSQL cannot store or compare NUL in text (it was a 500 there).
+    reply = requests.get(server.url + path, timeout=30)
+    assert reply.status_code == 400, (reply.status_code, reply.text[:300])
+    assert "NUL character" in reply.json()["detail"]
+
+
 def test_unknown_ids_in_every_reader_are_answered_not_crashed(server):
     task_id = f"Missing_{uuid.uuid4().hex}"
     assert server.call("fetch_error", task_id=task_id) == {"taskId": task_id, "error": ""}
