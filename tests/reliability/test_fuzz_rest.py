@@ -21,7 +21,7 @@ from pipelines_project.wsgi import application
 from scheduler import rpc
 from scheduler.service.invariants import violations
 
-# The protocol fuzzing (test_fuzz_rpc.py) sends 1,200+ requests; these add a few
+# The protocol fuzzing (test_fuzz_rpc.py) sends 1,040+ requests; these add a few
 # hundred spread over however many operations the schema has (generation by
 # schema is slower, and the suite has a time budget).
 MIN_REQUESTS = 400

@@ -21,7 +21,7 @@ from scheduler import rpc
 from scheduler.service.invariants import violations
 
 MIN_REQUESTS = 1000
-EXAMPLES = 600  # sequences of 2 to 4 calls: at least 1,200, about 1,800 requests
+EXAMPLES = 520  # sequences of 2 to 4 calls: at least 1,040, about 1,560 requests
 
 WORKERS = ["fuzz-w1", "fuzz-w2", "fuzz-w3"]
 TASK_IDS = [
