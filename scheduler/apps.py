@@ -13,3 +13,6 @@ class SchedulerConfig(AppConfig):
         from .signals import task_status_changed
 
         task_status_changed.connect(on_status_changed, dispatch_uid="scheduler.metrics")
+        from .dbhealth import watch_pool
+
+        watch_pool()  # a lost database is answered 503 at once (scheduler.dbhealth)

@@ -1,4 +1,5 @@
-"""Request limits and the viewer rule for the apps' HTML pages."""
+"""Django-side request rules: body size limit, the viewer rule for the apps' HTML
+pages, NUL characters in URLs, and database outages (503, never 500)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 
+from . import dbhealth
 from .permissions import can_view
 
 # URL namespaces whose pages need the viewer role (REST views check for themselves).
@@ -58,3 +61,61 @@ class ViewerRequiredMiddleware:
             login = settings.LOGIN_URL
             return HttpResponseRedirect(f"{login}?next={quote(request.get_full_path())}")
         return HttpResponse("This page needs the viewer role.", status=403)
+
+
+def _unavailable(detail: str) -> JsonResponse:
+    response = JsonResponse(
+        {"error": "database unavailable", "detail": f"{detail}; retry shortly"}, status=503
+    )
+    response["Retry-After"] = "1"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Refuses requests while the database is known to be away, and turns a lost
+    connection met by a view into 503 (with Retry-After) instead of a server error."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        reason = dbhealth.unavailable()
+        if reason is not None:
+            return _unavailable(f"database unavailable: {reason}")
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, OperationalError | InterfaceError) and dbhealth.is_outage(
+            exception
+        ):
+            dbhealth.note_failure(exception)
+            return _unavailable(f"database unavailable: {exception}")
+        return None
+
+
+class RejectNulMiddleware:
+    """A NUL character in the path or a query parameter is a 400 naming it.
+
+    PostgreSQL cannot hold NUL in text, so such a value reaching a filter or a
+    lookup would fail as a server error (SQLite would accept it: the answer must
+    not depend on the database). The protocol's arguments are checked in
+    ``scheduler.views.check_storable``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        where = None
+        if "\x00" in request.path:
+            where = "the path"
+        else:
+            for name, values in request.GET.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    where = f"query parameter {name!r}"
+                    break
+        if where is not None:
+            return JsonResponse(
+                {"error": "invalid argument", "detail": f"{where} contains a NUL character"},
+                status=400,
+            )
+        return self.get_response(request)

@@ -323,15 +323,22 @@ class Maintenance(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        from django.db import close_old_connections
+        from django.db import InterfaceError, OperationalError, close_old_connections
 
+        from . import dbhealth
+        from .errors import SchedulerUnavailable
         from .rpc import maybe_prune
         from .service import Ctx
 
         try:
             while not self.stopped.wait(self.interval):
+                if dbhealth.unavailable() is not None:
+                    continue  # the database is away: nothing to maintain, no traceback
                 try:
                     maybe_prune(Ctx.make())
+                except (OperationalError, InterfaceError, SchedulerUnavailable) as exc:
+                    dbhealth.note_failure(exc)
+                    logger.warning("maintenance pass skipped: database unavailable: %s", exc)
                 except Exception:
                     logger.exception("maintenance pass failed")
                 finally:

@@ -19,15 +19,20 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
-from . import rpc
+from . import dbhealth, rpc
 from .auth import protocol
 from .auth.identity import REALM, BadCredentials, user_for_header
-from .errors import InvalidArgument, SchedulerError
+from .errors import InvalidArgument, SchedulerError, SchedulerUnavailable
 from .metrics import collect
 from .metrics.rpc import observe
 from .permissions import can_view
 
 logger = logging.getLogger(__name__)
+
+
+# Luigi's arguments nest a few levels at most (params, statistics, worker info).
+MAX_DEPTH = 32
+MAX_INT = 2**63 - 1
 
 
 def parse_data(raw: str | None) -> dict:
@@ -36,11 +41,39 @@ def parse_data(raw: str | None) -> dict:
     try:
         # Python's json accepts Infinity, which Luigi workers send for max_batch_size.
         data = json.loads(raw)
+    except RecursionError:
+        raise InvalidArgument("data", f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise InvalidArgument("data", f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidArgument("data", "a JSON object of arguments is required")
+    check_storable(data)
     return data
+
+
+def check_storable(data: dict) -> None:
+    """Reject values no database column can hold, before any service code sees them:
+    nesting past MAX_DEPTH, integers past 64 bits, strings with a NUL character
+    (PostgreSQL refuses it) or a lone surrogate (not encodable as UTF-8)."""
+    stack: list[tuple[str, object, int]] = [(key, value, 1) for key, value in data.items()]
+    while stack:
+        name, value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidArgument(name, f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((name, key, depth + 1) for key in value)
+            stack.extend((name, item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((name, item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidArgument(name, "contains a NUL character")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidArgument(name, "contains a lone surrogate (not UTF-8)") from None
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise InvalidArgument(name, "an integer beyond 64 bits")
 
 
 def error_body(error: str, detail: str) -> dict:
@@ -65,6 +98,9 @@ def dispatch(
         return 405, error_body("method not allowed", "use GET or POST")
     if method not in rpc.METHODS:
         return 404, error_body("unknown method", f"the scheduler has no method {method!r}")
+    reason = dbhealth.unavailable()
+    if reason is not None:
+        return 503, error_body("SchedulerUnavailable", f"database unavailable: {reason}")
     started = time.perf_counter()
     try:
         return _call(method, raw_data, user)
@@ -79,10 +115,13 @@ def _call(method: str, raw_data: str | None, user: str | None) -> tuple[int, dic
         # Reads run outside the retrying transaction wrapper; a database that is
         # away is the server's temporary trouble, not the caller's.
         logger.warning("%s: database unavailable: %s", method, exc)
+        dbhealth.note_failure(exc)
         return 503, error_body("SchedulerUnavailable", f"database unavailable: {exc}")
     except SchedulerError as exc:
         if exc.status_code >= 500:
             logger.warning("%s: %s", method, exc)
+        if isinstance(exc, SchedulerUnavailable):
+            dbhealth.note_failure(exc)
         return exc.status_code, error_body(type(exc).__name__, str(exc))
     return 200, {"response": result}
 

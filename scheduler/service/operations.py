@@ -96,10 +96,13 @@ def has_task_history(ctx: Ctx, **_: Any) -> bool:
     return ctx.config.record_task_history
 
 
+MAX_AMOUNT = 2**31 - 1  # the column is a 32-bit integer on every database
+
+
 @operation
 def update_resource(ctx: Ctx, resource: Any = None, amount: Any = None, **_: Any) -> bool:
     name = require_str("resource", resource)
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_AMOUNT:
         return False
     Resource.objects.update_or_create(pk=name, defaults={"amount": amount})
     return True
@@ -108,8 +111,10 @@ def update_resource(ctx: Ctx, resource: Any = None, amount: Any = None, **_: Any
 @operation
 def update_resources(ctx: Ctx, **resources: Any) -> None:
     for name, amount in resources.items():
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
-            raise InvalidArgument(name, "a resource amount must be a non-negative integer")
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_AMOUNT:
+            raise InvalidArgument(
+                name, f"a resource amount must be an integer from 0 to {MAX_AMOUNT}"
+            )
     for name, amount in resources.items():
         require_str("resource", name)
         Resource.objects.update_or_create(pk=name, defaults={"amount": amount})

@@ -419,12 +419,18 @@ class LuigiRunner:
         self.started: list[LuigiProcess] = []
 
     def start(
-        self, server: LiveServer, task: str, *args: str, workers: int = 1, keep_alive: bool = False
+        self,
+        server: LiveServer,
+        task: str,
+        *args: str,
+        workers: int = 1,
+        keep_alive: bool = False,
+        module: str = "tests.live.pipelines",
     ) -> LuigiProcess:
         command = [
             str(BIN / "luigi"),
             "--module",
-            "tests.live.pipelines",
+            module,
             task,
             *args,
             "--scheduler-url",

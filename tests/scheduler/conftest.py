@@ -64,4 +64,4 @@ def sched(db):
     # Every scenario must leave the maintained counters equal to a recount.
     from scheduler.service.invariants import violations
 
-    assert violations() == []
+    assert violations(config=scheduler.config) == []

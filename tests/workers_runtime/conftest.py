@@ -78,9 +78,10 @@ class Worker:
 class Workers:
     """Starts ``manage.py runworker`` subprocesses; stops leftovers by PID."""
 
-    def __init__(self, workdir: Path, db_url: str) -> None:
+    def __init__(self, workdir: Path, db_url: str, module: str = MODULE) -> None:
         self.workdir = workdir
         self.db_url = db_url
+        self.module = module
         self.started: list[Worker] = []
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -92,7 +93,7 @@ class Workers:
         return env
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> Worker:
-        command = [sys.executable, "manage.py", "runworker", "--module", MODULE, *args]
+        command = [sys.executable, "manage.py", "runworker", "--module", self.module, *args]
         if "--lock" not in args:
             command.append("--no-lock")
         command = [a for a in command if a != "--lock"]
