@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
 from .models import Run
 from .queries import BadQuery, family_stats, filter_runs, recent_runs
@@ -49,7 +50,7 @@ def recent(request: HttpRequest) -> HttpResponse:
     return _runs_page(
         request,
         recent_runs(),
-        {"title": "Recent runs", "api": "/api/v1/history/runs/"},
+        {"title": "Recent runs", "api": reverse("pipelines_history:run-api-list")},
         "history/runs.html",
     )
 
@@ -62,7 +63,7 @@ def by_name(request: HttpRequest, name: str) -> HttpResponse:
             "title": f"Runs of {name}",
             "family": name,
             "stats": family_stats(name),
-            "api": f"/api/v1/history/families/{name}/",
+            "api": reverse("pipelines_history:family-api-detail", args=[name]),
         },
         "history/family.html",
     )
@@ -85,7 +86,8 @@ def by_params(request: HttpRequest, name: str) -> HttpResponse:
         {
             "title": f"Runs of {name} with parameters {request.GET['data']}",
             "family": name,
-            "api": "/api/v1/history/runs/?"
+            "api": reverse("pipelines_history:run-api-list")
+            + "?"
             + urlencode({"family": name, "data": request.GET["data"]}),
         },
         "history/runs.html",
@@ -108,7 +110,7 @@ def by_id(request: HttpRequest, run_id: int) -> HttpResponse:
             "events": events,
             "others": others,
             "params": sorted((run.params or {}).items()),
-            "api": f"/api/v1/history/runs/{run.id}/",
+            "api": reverse("pipelines_history:run-api-detail", args=[run.id]),
         },
     )
 
@@ -118,4 +120,4 @@ def by_task_id(request: HttpRequest, task_id: str) -> HttpResponse:
     run = Run.objects.filter(task_id=task_id).order_by("-id").first()
     if run is None:
         raise Http404(f"no runs of task {task_id!r} are recorded")
-    return redirect("history:run", run_id=run.id)
+    return redirect("pipelines_history:run", run_id=run.id)
