@@ -59,4 +59,5 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, log: Path)
             return value
         time.sleep(0.2)
     tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n--- qcluster ---\n{tail}")
+    message = f"timed out after {timeout} s waiting for {what}\n--- qcluster ---\n{tail}"
+    raise AssertionError(message)
