@@ -27,7 +27,7 @@ def _runs_page(
     except BadQuery as exc:
         return render(
             request,
-            "history/bad_request.html",
+            "pipelines_history/bad_request.html",
             {"parameter": exc.parameter, "message": exc.message},
             status=400,
         )
@@ -51,7 +51,7 @@ def recent(request: HttpRequest) -> HttpResponse:
         request,
         recent_runs(),
         {"title": "Recent runs", "api": reverse("pipelines_history:run-api-list")},
-        "history/runs.html",
+        "pipelines_history/runs.html",
     )
 
 
@@ -65,7 +65,7 @@ def by_name(request: HttpRequest, name: str) -> HttpResponse:
             "stats": family_stats(name),
             "api": reverse("pipelines_history:family-api-detail", args=[name]),
         },
-        "history/family.html",
+        "pipelines_history/family.html",
     )
 
 
@@ -73,7 +73,7 @@ def by_params(request: HttpRequest, name: str) -> HttpResponse:
     if "data" not in request.GET:
         return render(
             request,
-            "history/bad_request.html",
+            "pipelines_history/bad_request.html",
             {
                 "parameter": "data",
                 "message": 'required: a JSON object of parameters, e.g. {"date": "2024-01-01"}',
@@ -90,7 +90,7 @@ def by_params(request: HttpRequest, name: str) -> HttpResponse:
             + "?"
             + urlencode({"family": name, "data": request.GET["data"]}),
         },
-        "history/runs.html",
+        "pipelines_history/runs.html",
     )
 
 
@@ -104,7 +104,7 @@ def by_id(request: HttpRequest, run_id: int) -> HttpResponse:
     others = Run.objects.filter(task_id=run.task_id).exclude(pk=run.pk).order_by("-id")[:20]
     return render(
         request,
-        "history/run.html",
+        "pipelines_history/run.html",
         {
             "run": run,
             "events": events,
