@@ -16,6 +16,7 @@ from django.apps import apps
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -27,7 +28,7 @@ from workers.models import PipelineRun, RunState, RunTrigger
 from workers.run_requests import RunRequestError, check
 
 
-class RunRequestSerializer(serializers.Serializer):
+class PipelineRunRequestSerializer(serializers.Serializer):
     """The shape of a run request; :func:`workers.run_requests.check` decides the rest."""
 
     module = serializers.CharField()
@@ -36,7 +37,7 @@ class RunRequestSerializer(serializers.Serializer):
     workers = serializers.IntegerField(required=False, default=1)
 
 
-class RunSerializer(serializers.ModelSerializer):
+class PipelineRunSerializer(serializers.ModelSerializer):
     history_url = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
 
@@ -113,7 +114,7 @@ class RunViewSet(
     """Pipeline runs: trigger one (operators), list and inspect them (viewers)."""
 
     pagination_class = RunPagination
-    serializer_class = RunSerializer
+    serializer_class = PipelineRunSerializer
 
     def get_permissions(self) -> list[Any]:
         # Triggering a run is an operator action; reading runs needs the viewer role.
@@ -144,14 +145,15 @@ class RunViewSet(
         return runs_
 
     def get_serializer_class(self) -> Any:
-        return RunRequestSerializer if self.action == "create" else RunSerializer
+        return PipelineRunRequestSerializer if self.action == "create" else PipelineRunSerializer
 
+    @extend_schema(request=PipelineRunRequestSerializer, responses={201: PipelineRunSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if not isinstance(request.data, dict):
             raise exceptions.ValidationError(["the body must be a JSON object"])
-        shape = RunRequestSerializer(data=request.data)
+        shape = PipelineRunRequestSerializer(data=request.data)
         shape.is_valid(raise_exception=True)
         data = shape.validated_data
         checked = check(data["module"], data["family"], data["params"], data["workers"])
         run = runs.start(checked, trigger=RunTrigger.API, requested_by=request.user.get_username())
-        return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
+        return Response(PipelineRunSerializer(run).data, status=status.HTTP_201_CREATED)

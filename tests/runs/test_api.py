@@ -103,3 +103,15 @@ def test_an_unknown_run_is_a_404(client):
     missing = client.get(reverse("pipelines_workers:run-detail", args=[999]))
     assert missing.status_code == 404
     assert missing.json()["error"] == "not_found"
+
+
+def test_the_openapi_schema_describes_the_runs_endpoints(client):
+    import yaml
+
+    from tests.urls import at
+
+    schema = yaml.safe_load(client.get(reverse("pipelines_schema")).content)
+    runs = schema["paths"][at("/api/v1/runs/")]
+    assert {"get", "post"} <= set(runs)
+    assert "PipelineRunRequest" in str(runs["post"]["requestBody"])
+    assert "PipelineRun" in str(runs["post"]["responses"]["201"])
