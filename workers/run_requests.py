@@ -11,11 +11,14 @@ task's id and the exact ``runworker`` arguments that will run it.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from workers import cli, conf
+from workers.registry import task_classes
+from workers.task import Task
 
 
 class RunRequestError(Exception):
@@ -60,6 +63,25 @@ def param_args(params: dict[str, Any]) -> list[str]:
     return [f"--{name}={_text(value)}" for name, value in params.items()]
 
 
+def _family_in(module: str, family: str) -> type[Task]:
+    """The task class of ``family`` defined in ``module`` (or its submodules): looked up
+    there, not in the global registry, where another module may use the same name."""
+    found = {
+        cls.get_task_family(): cls
+        for cls in task_classes()
+        if cls.__module__ == module or cls.__module__.startswith(module + ".")
+    }
+    if family in found:
+        return found[family]
+    close = difflib.get_close_matches(family, list(found), n=5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    known = ", ".join(sorted(found)) or "none"
+    raise RunRequestError(
+        "unknown_family",
+        f"module {module!r} defines no task family {family!r} (its families: {known}).{hint}",
+    )
+
+
 def check(module: Any, family: Any, params: Any = None, workers: Any = 1) -> CheckedRun:
     """Validate a request; raise :class:`RunRequestError` naming what is wrong."""
     if not isinstance(module, str) or not module.strip():
@@ -86,15 +108,7 @@ def check(module: Any, family: Any, params: Any = None, workers: Any = 1) -> Che
         cli.import_modules([module])
     except cli.UsageError as exc:
         raise RunRequestError("unknown_module", str(exc)) from None
-    try:
-        cls = cli.task_class(family)
-    except cli.UsageError as exc:
-        raise RunRequestError("unknown_family", str(exc)) from None
-    if cls.__module__ != module and not cls.__module__.startswith(module + "."):
-        raise RunRequestError(
-            "unknown_family",
-            f"task family {family!r} is defined in {cls.__module__}, not in module {module!r}",
-        )
+    cls = _family_in(module, family)
     try:
         arguments = cli.parse_task_arguments(cls, param_args(params))
         root = cli.build_root(cls, arguments)

@@ -62,7 +62,22 @@ def test_an_allowed_module_that_does_not_import_is_refused(settings):
 def test_an_unknown_family_is_refused():
     error = refused(module="examples.daily", family="DailyReprt", params={})
     assert error.code == "unknown_family"
-    assert "'DailyReprt'" in error.message and "DailyReport" in error.message  # a suggestion
+    assert "module 'examples.daily' defines no task family 'DailyReprt'" in error.message
+    assert "Did you mean: DailyReport?" in error.message
+
+
+def test_the_family_is_looked_up_in_the_module_not_in_the_global_registry():
+    from workers import Task
+    from workers.registry import unregister
+
+    class DailyReport(Task):  # same family name, another module
+        pass
+
+    try:
+        checked = check("examples.daily", "DailyReport", {"date": "2026-11-21"})
+    finally:
+        unregister(DailyReport)
+    assert checked.root_task_id.startswith("DailyReport_2026_11_21_7_")
 
 
 def test_a_family_from_another_module_is_refused():
@@ -70,7 +85,7 @@ def test_a_family_from_another_module_is_refused():
 
     error = refused(module="examples.daily", family="Steps")
     assert error.code == "unknown_family"
-    assert "defined in tests.runs.pipelines, not in module 'examples.daily'" in error.message
+    assert "defines no task family 'Steps'" in error.message
 
 
 @pytest.mark.parametrize(
