@@ -6,6 +6,7 @@ to manage.py. The scheduler's options are `SCHEDULER_<OPTION>` with Luigi's
 and the defaults (Luigi's).
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -102,8 +103,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # (scheduler.asgi) keeps its one connection open itself.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# django-q2's qcluster forks its worker processes after connections exist, and a
+# psycopg pool is not fork-safe (children would share its sockets): no pool there.
+_QCLUSTER = sys.argv[1:2] == ["qcluster"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
-    "DATABASE_POOL", default=True
+    "DATABASE_POOL", default=not _QCLUSTER
 ):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN", default=1),

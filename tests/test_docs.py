@@ -11,6 +11,7 @@ this interpreter. The systemd units are checked with ``systemd-analyze verify``.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import re
 import shlex
@@ -216,12 +217,23 @@ def _start(line: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     args = shlex.split(line)
     args[0] = sys.executable
     with log.open("wb") as out:
-        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _stop(process: subprocess.Popen) -> int:
     process.send_signal(signal.SIGTERM)
-    return process.wait(30)
+    try:
+        return process.wait(30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # children left behind, if any
 
 
 def _until(predicate, timeout: float, log: Path) -> None:

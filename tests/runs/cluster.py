@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -37,6 +39,7 @@ def qcluster(workdir: Path, **env: str) -> Iterator[subprocess.Popen]:
             env=environment,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped with its children
         )
     process.log = log  # type: ignore[attr-defined]
     try:
@@ -44,11 +47,11 @@ def qcluster(workdir: Path, **env: str) -> Iterator[subprocess.Popen]:
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # anything of the cluster still left
+        process.wait(10)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, log: Path) -> Any:
