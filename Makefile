@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8082
 
-.PHONY: setup run serve test test-sqlite test-postgres lint format bench clean
+.PHONY: setup run serve test test-sqlite test-postgres test-embedded lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,13 @@ test: $(VENV)/.installed .env
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The apps embedded in a minimal host site (tests/embedded_host: its own auth, templates
+# and "history" app, the pipelines under /pipelines/): the tests below run there too.
+EMBEDDED_TESTS ?= tests/embedded_host tests/api tests/history tests/visualiser tests/runs tests/schedules
+test-embedded: $(VENV)/.installed
+	@mkdir -p var
+	DJANGO_SETTINGS_MODULE=tests.embedded_host.settings $(BIN)/python -m pytest -m "not live" $(EMBEDDED_TESTS) $(PYTEST_ARGS)
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format .

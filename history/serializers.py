@@ -46,7 +46,7 @@ class RunSerializer(serializers.ModelSerializer):
         ]
 
     def get_page(self, run: Run) -> str:
-        return reverse("history:run", args=[run.id])
+        return reverse("pipelines_history:run", args=[run.id])
 
 
 class RunDetailSerializer(RunSerializer):

@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from . import api, views
 
-app_name = "history"
+app_name = "pipelines_history"
 
 router = SimpleRouter()
 router.register("runs", api.RunViewSet, basename="run-api")

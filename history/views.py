@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
 from .models import Run
 from .queries import BadQuery, family_stats, filter_runs, recent_runs
@@ -26,7 +27,7 @@ def _runs_page(
     except BadQuery as exc:
         return render(
             request,
-            "history/bad_request.html",
+            "pipelines_history/bad_request.html",
             {"parameter": exc.parameter, "message": exc.message},
             status=400,
         )
@@ -49,8 +50,8 @@ def recent(request: HttpRequest) -> HttpResponse:
     return _runs_page(
         request,
         recent_runs(),
-        {"title": "Recent runs", "api": "/api/v1/history/runs/"},
-        "history/runs.html",
+        {"title": "Recent runs", "api": reverse("pipelines_history:run-api-list")},
+        "pipelines_history/runs.html",
     )
 
 
@@ -62,9 +63,9 @@ def by_name(request: HttpRequest, name: str) -> HttpResponse:
             "title": f"Runs of {name}",
             "family": name,
             "stats": family_stats(name),
-            "api": f"/api/v1/history/families/{name}/",
+            "api": reverse("pipelines_history:family-api-detail", args=[name]),
         },
-        "history/family.html",
+        "pipelines_history/family.html",
     )
 
 
@@ -72,7 +73,7 @@ def by_params(request: HttpRequest, name: str) -> HttpResponse:
     if "data" not in request.GET:
         return render(
             request,
-            "history/bad_request.html",
+            "pipelines_history/bad_request.html",
             {
                 "parameter": "data",
                 "message": 'required: a JSON object of parameters, e.g. {"date": "2024-01-01"}',
@@ -85,10 +86,11 @@ def by_params(request: HttpRequest, name: str) -> HttpResponse:
         {
             "title": f"Runs of {name} with parameters {request.GET['data']}",
             "family": name,
-            "api": "/api/v1/history/runs/?"
+            "api": reverse("pipelines_history:run-api-list")
+            + "?"
             + urlencode({"family": name, "data": request.GET["data"]}),
         },
-        "history/runs.html",
+        "pipelines_history/runs.html",
     )
 
 
@@ -102,13 +104,13 @@ def by_id(request: HttpRequest, run_id: int) -> HttpResponse:
     others = Run.objects.filter(task_id=run.task_id).exclude(pk=run.pk).order_by("-id")[:20]
     return render(
         request,
-        "history/run.html",
+        "pipelines_history/run.html",
         {
             "run": run,
             "events": events,
             "others": others,
             "params": sorted((run.params or {}).items()),
-            "api": f"/api/v1/history/runs/{run.id}/",
+            "api": reverse("pipelines_history:run-api-detail", args=[run.id]),
         },
     )
 
@@ -118,4 +120,4 @@ def by_task_id(request: HttpRequest, task_id: str) -> HttpResponse:
     run = Run.objects.filter(task_id=task_id).order_by("-id").first()
     if run is None:
         raise Http404(f"no runs of task {task_id!r} are recorded")
-    return redirect("history:run", run_id=run.id)
+    return redirect("pipelines_history:run", run_id=run.id)

@@ -6,6 +6,7 @@ to manage.py. The scheduler's options are `SCHEDULER_<OPTION>` with Luigi's
 and the defaults (Luigi's).
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -108,8 +109,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # (scheduler.asgi) keeps its one connection open itself.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# django-q2's qcluster forks its worker processes after connections exist, and a
+# psycopg pool is not fork-safe (children would share its sockets): no pool there.
+_QCLUSTER = sys.argv[1:2] == ["qcluster"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
-    "DATABASE_POOL", default=True
+    "DATABASE_POOL", default=not _QCLUSTER
 ):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN", default=1),
@@ -192,10 +196,23 @@ Q_CLUSTER = {
     "name": "pipelines",
     "orm": "default",
     "workers": env.int("Q_WORKERS", default=2),
-    "timeout": 3600,
-    "retry": 3700,
+    "timeout": env.int("Q_TIMEOUT", default=3600),
+    "retry": env.int("Q_TIMEOUT", default=3600) + 100,
+    # A schedule missed while the cluster was down fires once when it is back
+    # (PipelineSchedule's missed-run policy then runs or skips it).
     "catch_up": False,
+    # Seconds between the cluster's health checks; its scheduler runs every 30 s
+    # (and at start when this is 30 or more).
+    "guard_cycle": env.float("Q_GUARD_CYCLE", default=0.5),
 }
+
+# Pipeline runs and schedules (workers.conf has every option and its default).
+# Modules whose pipelines may be run over the REST API or on a schedule.
+PIPELINES_ALLOWED_MODULES = env.list("PIPELINES_ALLOWED_MODULES", default=["examples.daily"])
+# Schedules defined here are kept in step with the database on migrate, e.g.
+# {"name": "daily report", "module": "examples.daily", "family": "DailyReport",
+#  "params": {"date": "2026-11-21"}, "cron": "0 2 * * *", "missed": "run_once"}
+PIPELINES_SCHEDULES: list[dict] = []
 
 # Scheduler options: SCHEDULER_<OPTION> environment variables, Luigi's
 # [scheduler] option names upper-cased. Only the ones set are collected here;

@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-app_name = "scheduler"
+app_name = "pipelines_scheduler"
 
 urlpatterns = [
     path("api/<str:method>", views.api, name="api"),

@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-app_name = "visualiser"
+app_name = "pipelines_visualiser"
 
 urlpatterns = [
     path("", views.index, name="index"),

@@ -72,6 +72,11 @@ def _forget_inherited_connections() -> None:
         if conn.connection is not None:
             _INHERITED.append(conn.connection)
             conn.connection = None
+        # A psycopg pool's idle connections are the parent's sockets too: the child
+        # builds a pool of its own (the inherited one is kept, never closed).
+        pools = getattr(type(conn), "_connection_pools", None)
+        if pools and conn.alias in pools:
+            _INHERITED.append(pools.pop(conn.alias))
 
 
 def _failure_text(task: Task, exc: BaseException) -> str:

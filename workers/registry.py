@@ -37,6 +37,11 @@ def _by_family() -> dict[str, list[type[Task]]]:
     return families
 
 
+def task_classes() -> list[type[Task]]:
+    """Every registered (visible) Task class."""
+    return _visible()
+
+
 def task_names() -> list[str]:
     """Every registered family name, sorted."""
     return sorted(_by_family())

@@ -9,6 +9,7 @@ import pytest
 from history.models import Run
 from history.queries import BadQuery, nearest_rank, parse_params
 from tests.scheduler.conftest import T0
+from tests.urls import at
 
 
 def run_once(sched, task_id: str, seconds: float, status: str = "DONE", **add) -> None:
@@ -33,73 +34,73 @@ def ids(payload: dict) -> list[str]:
 
 
 def test_recent_runs_newest_first_and_filterable(history, client):
-    page = client.get("/history")
+    page = client.get(at("/history"))
     assert page.status_code == 200
     body = page.content.decode()
     assert body.index("B_1") < body.index("A_3") < body.index("A_1")
     assert "<script" not in body and "http" not in body.split("<body>")[1][:200]
 
-    failed = client.get("/history", {"status": "FAILED"}).content.decode()
+    failed = client.get(at("/history"), {"status": "FAILED"}).content.decode()
     assert "A_3" in failed and "A_1" not in failed
 
-    api = client.get("/api/v1/history/runs/").json()
+    api = client.get(at("/api/v1/history/runs/")).json()
     assert api["count"] == 4
     assert ids(api) == ["B_1", "A_3", "A_2", "A_1"]
-    assert client.get("/api/v1/history/runs/", {"outcome": "FAILED"}).json()["count"] == 1
-    assert ids(client.get("/api/v1/history/runs/", {"family": "B"}).json()) == ["B_1"]
-    paged = client.get("/api/v1/history/runs/", {"page_size": 3}).json()
+    assert client.get(at("/api/v1/history/runs/"), {"outcome": "FAILED"}).json()["count"] == 1
+    assert ids(client.get(at("/api/v1/history/runs/"), {"family": "B"}).json()) == ["B_1"]
+    paged = client.get(at("/api/v1/history/runs/"), {"page_size": 3}).json()
     assert len(paged["results"]) == 3 and paged["next"]
 
 
 def test_time_filters(history, client):
-    since = client.get("/api/v1/history/runs/", {"since": T0 + 45}).json()
+    since = client.get(at("/api/v1/history/runs/"), {"since": T0 + 45}).json()
     assert ids(since) == ["B_1", "A_3"]
-    iso = client.get("/api/v1/history/runs/", {"until": "2027-01-16"}).json()
+    iso = client.get(at("/api/v1/history/runs/"), {"until": "2027-01-16"}).json()
     assert iso["count"] == 4
-    bad = client.get("/api/v1/history/runs/", {"since": "yesterday"})
+    bad = client.get(at("/api/v1/history/runs/"), {"since": "yesterday"})
     assert bad.status_code == 400
     assert "neither an ISO 8601 time" in bad.json()["since"][0]
-    assert client.get("/history", {"since": "yesterday"}).status_code == 400
+    assert client.get(at("/history"), {"since": "yesterday"}).status_code == 400
 
 
 def test_run_page_shows_params_host_timings_events_and_error(history, client):
     run = Run.objects.get(task_id="A_3")
-    page = client.get(f"/history/by_id/{run.id}")
+    page = client.get(at(f"/history/by_id/{run.id}"))
     assert page.status_code == 200
     body = page.content.decode()
     for text in ("2024-01-01", "box", "Traceback: it broke", "5.0s", "get_work", "FAILED"):
         assert text in body, text
 
-    api = client.get(f"/api/v1/history/runs/{run.id}/").json()
+    api = client.get(at(f"/api/v1/history/runs/{run.id}/")).json()
     assert api["error"] == "Traceback: it broke"
     assert api["duration"] == 5
     assert api["params"] == {"date": "2024-01-01", "n": "2"}
     assert [e["status"] for e in api["events"]] == ["PENDING", "RUNNING", "FAILED"]
     assert api["started_at"].startswith("2027-01-15T")
-    assert api["page"] == f"/history/by_id/{run.id}"
+    assert api["page"] == at(f"/history/by_id/{run.id}")
 
 
 def test_unknown_run_is_a_404(db, client):
-    assert client.get("/history/by_id/999").status_code == 404
-    assert client.get("/api/v1/history/runs/999/").status_code == 404
+    assert client.get(at("/history/by_id/999")).status_code == 404
+    assert client.get(at("/api/v1/history/runs/999/")).status_code == 404
 
 
 def test_by_task_id_goes_to_the_latest_run(history, client):
     run = Run.objects.get(task_id="A_2")
-    response = client.get("/history/by_task_id/A_2")
+    response = client.get(at("/history/by_task_id/A_2"))
     assert response.status_code == 302
-    assert response["Location"] == f"/history/by_id/{run.id}"
-    assert client.get("/history/by_task_id/nope").status_code == 404
+    assert response["Location"] == at(f"/history/by_id/{run.id}")
+    assert client.get(at("/history/by_task_id/nope")).status_code == 404
 
 
 def test_by_name_has_success_rate_and_percentiles(history, client):
-    page = client.get("/history/by_name/A")
+    page = client.get(at("/history/by_name/A"))
     assert page.status_code == 200
     body = page.content.decode()
     assert "66.7%" in body and "B_1" not in body
     assert "10s" in body and "30s" in body  # p50, p95 of the successful runs
 
-    stats = client.get("/api/v1/history/families/A/").json()
+    stats = client.get(at("/api/v1/history/families/A/")).json()
     assert stats == {
         "family": "A",
         "runs": 3,
@@ -109,18 +110,18 @@ def test_by_name_has_success_rate_and_percentiles(history, client):
         "p50_duration": 10.0,
         "p95_duration": 30.0,
     }
-    assert client.get("/api/v1/history/families/Nope/").status_code == 404
+    assert client.get(at("/api/v1/history/families/Nope/")).status_code == 404
 
 
 def test_by_params_matches_every_given_parameter(history, client):
     data = json.dumps({"date": "2024-01-01"})
-    body = client.get("/history/by_params/A", {"data": data}).content.decode()
+    body = client.get(at("/history/by_params/A"), {"data": data}).content.decode()
     assert "A_1" in body and "A_3" in body and "A_2" not in body and "B_1" not in body
 
     both = json.dumps({"date": "2024-01-01", "n": "2"})
-    api = client.get("/api/v1/history/runs/", {"family": "A", "data": both}).json()
+    api = client.get(at("/api/v1/history/runs/"), {"family": "A", "data": both}).json()
     assert ids(api) == ["A_3"]
-    everything = client.get("/api/v1/history/runs/", {"family": "A", "data": "{}"}).json()
+    everything = client.get(at("/api/v1/history/runs/"), {"family": "A", "data": "{}"}).json()
     assert everything["count"] == 3
 
 
@@ -135,17 +136,17 @@ def test_by_params_matches_every_given_parameter(history, client):
     ],
 )
 def test_bad_data_on_by_params_is_a_400_that_says_why(history, client, data, why):
-    page = client.get("/history/by_params/A", {"data": data})
+    page = client.get(at("/history/by_params/A"), {"data": data})
     assert page.status_code == 400
     assert why in page.content.decode().replace("&#x27;", "'")
 
-    api = client.get("/api/v1/history/runs/", {"family": "A", "data": data})
+    api = client.get(at("/api/v1/history/runs/"), {"family": "A", "data": data})
     assert api.status_code == 400
     assert why in api.json()["data"][0]
 
 
 def test_by_params_without_data_is_a_400(db, client):
-    page = client.get("/history/by_params/A")
+    page = client.get(at("/history/by_params/A"))
     assert page.status_code == 400
     assert "required" in page.content.decode()
 
@@ -169,5 +170,5 @@ def test_by_params_with_awkward_parameter_names(sched, client):
     run_once(sched, "C_1", 1, family="C", params={"contains": "x", "a__b": "y", "k.v": "z"})
     run_once(sched, "C_2", 1, family="C", params={"contains": "no", "a__b": "y", "k.v": "z"})
     data = json.dumps({"contains": "x", "a__b": "y", "k.v": "z"})
-    api = client.get("/api/v1/history/runs/", {"family": "C", "data": data}).json()
+    api = client.get(at("/api/v1/history/runs/"), {"family": "C", "data": data}).json()
     assert ids(api) == ["C_1"]
