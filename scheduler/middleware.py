@@ -15,7 +15,7 @@ from . import dbhealth
 from .permissions import can_view
 
 # URL namespaces whose pages need the viewer role (REST views check for themselves).
-PAGE_NAMESPACES = frozenset({"history", "visualiser"})
+PAGE_NAMESPACES = frozenset({"pipelines_history", "pipelines_visualiser"})
 
 
 class BodySizeLimitMiddleware:
