@@ -162,6 +162,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # REST API: one error shape ({"error", "detail"}) and page-number pagination everywhere.
+    "EXCEPTION_HANDLER": "scheduler.api.errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "scheduler.api.pagination.ApiPagination",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pipelines scheduler API",
