@@ -1,11 +1,11 @@
 """A task's dependency graph as the dashboard draws it: nodes, edges, positions.
 
-Upstream (what the task needs) comes from the service's ``dep_graph``, downstream
-(what needs it) from ``inverse_dep_graph``. Beyond ``GROUP_ABOVE`` nodes, every
-family with at least ``GROUP_MIN`` tasks in the graph is collapsed into one
-group node (its status is the most urgent of its members'); if the graph is
-still too big, it is cut to ``MAX_DRAWN`` nodes, breadth-first from the task.
-Either way the answer says so in ``message``.
+Nodes and edges come from the service's ``task_graph`` (upstream: what the task
+needs; downstream: what needs it), as the REST API's graph endpoint serves them.
+Beyond ``GROUP_ABOVE`` nodes, every family with at least ``GROUP_MIN`` tasks in
+the graph is collapsed into one group node (its status is the most urgent of its
+members'); if the graph is still too big, it is cut to ``MAX_DRAWN`` nodes,
+breadth-first from the task. Either way the answer says so in ``message``.
 """
 
 from __future__ import annotations
@@ -15,20 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scheduler.service import Ctx
-from scheduler.service.reads import dep_graph, inverse_dep_graph
+from scheduler.service.task_graph import task_graph
 
 from .layout import layered
 
-DIRECTIONS = ("upstream", "downstream", "both")
 GROUP_ABOVE = 5000
 GROUP_MIN = 20
 MAX_DRAWN = 5000
 # A group takes the colour of its most urgent member status, in this order.
 URGENCY = ["FAILED", "RUNNING", "BATCH_RUNNING", "PENDING", "DISABLED", "UNKNOWN", "DONE"]
-
-
-class BadGraphRequest(ValueError):
-    """A request the graph view cannot answer; the text says what to send."""
 
 
 @dataclass
@@ -42,47 +37,29 @@ class Graph:
     truncated: bool = False
 
 
-def label(task_id: str, data: dict[str, Any]) -> str:
-    if data.get("display_name"):
-        return str(data["display_name"])
-    name, params = data.get("name") or "", data.get("params") or {}
-    if not name:
-        return task_id
-    return f"{name}({', '.join(f'{k}={v}' for k, v in params.items())})"
-
-
-def _node(task_id: str, data: dict[str, Any]) -> dict[str, Any]:
+def _node(data: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": task_id,
-        "family": data.get("name") or "",
-        "label": label(task_id, data),
+        "id": data["task_id"],
+        "family": data.get("family") or "",
+        "label": data.get("display_name") or data["task_id"],
         "status": data.get("status") or "UNKNOWN",
         "progress": data.get("progress_percentage"),
     }
 
 
-def collect(ctx: Ctx, task_id: str, direction: str) -> Graph | None:
-    """The graph around ``task_id`` (None when the task is unknown)."""
-    if direction not in DIRECTIONS:
-        raise BadGraphRequest(f"direction must be one of {', '.join(DIRECTIONS)}")
+def collect(ctx: Ctx, task_id: str, direction: str) -> Graph:
+    """The whole graph around ``task_id`` (up to ``max_graph_nodes``), from the service."""
+    found = task_graph(ctx, task_id, direction, ctx.config.max_graph_nodes)
     graph = Graph(root=task_id)
-    if direction in ("upstream", "both"):
-        up = dep_graph(ctx, task_id=task_id)
-        if not up:
-            return None
-        for tid, data in up.items():
-            graph.nodes[tid] = _node(tid, data)
-            graph.edges.update((tid, dep) for dep in data.get("deps") or ())
-    if direction in ("downstream", "both"):
-        down = inverse_dep_graph(ctx, task_id=task_id)
-        if not down:
-            return None
-        for tid, data in down.items():
-            graph.nodes.setdefault(tid, _node(tid, data))
-            # In the inverse graph a task's "deps" are the tasks that need it.
-            graph.edges.update((dependent, tid) for dependent in data.get("deps") or ())
-    graph.edges = {(a, b) for a, b in graph.edges if a in graph.nodes and b in graph.nodes}
-    graph.total_nodes = len(graph.nodes)
+    graph.nodes = {n["task_id"]: _node(n) for n in found["nodes"]}
+    graph.edges = {(e["source"], e["target"]) for e in found["edges"]}
+    graph.total_nodes = found["total_nodes"]
+    if found["truncated"]:
+        graph.truncated = True
+        graph.messages.append(
+            f"The graph has {found['total_nodes']:,} tasks; only the "
+            f"{len(graph.nodes):,} nearest the task are read (max_graph_nodes)."
+        )
     return graph
 
 
@@ -154,11 +131,9 @@ def cut(graph: Graph, limit: int) -> None:
     )
 
 
-def drawing(ctx: Ctx, task_id: str, direction: str = "both") -> dict[str, Any] | None:
-    """The JSON the graph view draws, or None for an unknown task."""
+def drawing(ctx: Ctx, task_id: str, direction: str = "both") -> dict[str, Any]:
+    """The JSON the graph view draws (the service's InvalidArgument / NotFound on bad input)."""
     graph = collect(ctx, task_id, direction)
-    if graph is None:
-        return None
     if len(graph.nodes) > GROUP_ABOVE:
         group_families(graph)
     if len(graph.nodes) > MAX_DRAWN:

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
+from scheduler.errors import InvalidArgument, NotFound
 from scheduler.permissions import can_operate, can_view
 from scheduler.service import Ctx
 from scheduler.service.reads import status_counts
@@ -84,8 +85,8 @@ def graph_layout(request: HttpRequest) -> JsonResponse:
         return _error(400, "bad request", f"give the task id as ?id= (1 to {MAX_ID} characters)")
     try:
         drawing = graph.drawing(Ctx.make(), task_id, request.GET.get("direction", "both"))
-    except graph.BadGraphRequest as exc:
+    except InvalidArgument as exc:
         return _error(400, "bad request", str(exc))
-    if drawing is None:
-        return _error(404, "not found", f"no task {task_id!r}")
+    except NotFound as exc:
+        return _error(404, "not found", str(exc))
     return JsonResponse(drawing)

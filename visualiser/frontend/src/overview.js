@@ -80,12 +80,12 @@ export function overview() {
     return el(
       "tr",
       { "data-task-id": task.task_id, "data-status": task.status },
-      el("td", {}, statusBadge(task.status)),
+      el("td", {}, statusBadge(task.display_status || task.status)),
       el("td", { class: "name" }, el("a", { href: taskUrl(task.task_id), text: task.display_name || task.task_id })),
       el("td", {}, progressBar(task.progress_percentage)),
       el("td", { text: task.priority ?? "" }),
       el("td", { class: "updated", text: when(task.last_updated) }),
-      el("td", { text: task.worker_running || "" }),
+      el("td", { class: "worker", title: task.worker_running || "", text: task.status === "RUNNING" ? task.worker_running || "" : "" }),
     );
   }
 
