@@ -1,7 +1,7 @@
 """A task's dependency graph as the dashboard draws it: nodes, edges, positions.
 
-Nodes and edges come from the service's ``task_graph`` (upstream: what the task
-needs; downstream: what needs it), as the REST API's graph endpoint serves them.
+Nodes and edges come from the service's ``dep_graph`` (upstream: what the task
+needs) and ``inverse_dep_graph`` (downstream: what needs it).
 Beyond ``GROUP_ABOVE`` nodes, every family with at least ``GROUP_MIN`` tasks in
 the graph is collapsed into one group node (its status is the most urgent of its
 members'); if the graph is still too big, it is cut to ``MAX_DRAWN`` nodes,
@@ -14,8 +14,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from scheduler.errors import InvalidArgument, NotFound
+from scheduler.models import Task
 from scheduler.service import Ctx
-from scheduler.service.task_graph import task_graph
+from scheduler.service.reads import dep_graph, inverse_dep_graph
 
 from .layout import layered
 
@@ -37,28 +39,60 @@ class Graph:
     truncated: bool = False
 
 
-def _node(data: dict[str, Any]) -> dict[str, Any]:
+DIRECTIONS = ("upstream", "downstream", "both")
+
+
+def label(task_id: str, data: dict[str, Any]) -> str:
+    """Luigi's display name: the root's is given; the others' are made the same way."""
+    if data.get("display_name"):
+        return str(data["display_name"])
+    name, params = data.get("name") or "", data.get("params") or {}
+    if not name:
+        return task_id
+    return f"{name}({', '.join(f'{k}={v}' for k, v in params.items())})"
+
+
+def _node(task_id: str, data: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": data["task_id"],
-        "family": data.get("family") or "",
-        "label": data.get("display_name") or data["task_id"],
+        "id": task_id,
+        "family": data.get("name") or "",
+        "label": label(task_id, data),
         "status": data.get("status") or "UNKNOWN",
         "progress": data.get("progress_percentage"),
     }
 
 
 def collect(ctx: Ctx, task_id: str, direction: str) -> Graph:
-    """The whole graph around ``task_id`` (up to ``max_graph_nodes``), from the service."""
-    found = task_graph(ctx, task_id, direction, ctx.config.max_graph_nodes)
+    """The graph around ``task_id`` (up to ``max_graph_nodes`` each way).
+
+    Read with the service's ``dep_graph`` / ``inverse_dep_graph``, whose cost grows
+    with the graph, not with the database."""
+    if direction not in DIRECTIONS:
+        raise InvalidArgument(
+            "direction", f"unknown direction {direction!r}; expected one of {', '.join(DIRECTIONS)}"
+        )
+    if not Task.objects.filter(pk=task_id).exists():
+        raise NotFound(f"no task with id {task_id!r}")
     graph = Graph(root=task_id)
-    graph.nodes = {n["task_id"]: _node(n) for n in found["nodes"]}
-    graph.edges = {(e["source"], e["target"]) for e in found["edges"]}
-    graph.total_nodes = found["total_nodes"]
-    if found["truncated"]:
-        graph.truncated = True
+    cap = ctx.config.max_graph_nodes
+    if direction in ("upstream", "both"):
+        up = dep_graph(ctx, task_id=task_id)
+        graph.truncated |= len(up) >= cap
+        for tid, data in up.items():
+            graph.nodes[tid] = _node(tid, data)
+            graph.edges.update((tid, dep) for dep in data.get("deps") or ())
+    if direction in ("downstream", "both"):
+        down = inverse_dep_graph(ctx, task_id=task_id)
+        graph.truncated |= len(down) >= cap
+        for tid, data in down.items():
+            graph.nodes.setdefault(tid, _node(tid, data))
+            # In the inverse graph a task's "deps" are the tasks that need it.
+            graph.edges.update((dependent, tid) for dependent in data.get("deps") or ())
+    graph.edges = {(a, b) for a, b in graph.edges if a in graph.nodes and b in graph.nodes}
+    graph.total_nodes = len(graph.nodes)
+    if graph.truncated:
         graph.messages.append(
-            f"The graph has {found['total_nodes']:,} tasks; only the "
-            f"{len(graph.nodes):,} nearest the task are read (max_graph_nodes)."
+            f"The graph is bigger than the {cap:,} tasks read each way (max_graph_nodes)."
         )
     return graph
 
@@ -142,11 +176,13 @@ def drawing(ctx: Ctx, task_id: str, direction: str = "both") -> dict[str, Any]:
     edges = sorted(graph.edges)
     positions = layered(ids, edges)
     nodes = [{**graph.nodes[tid], "x": positions[tid][0], "y": positions[tid][1]} for tid in ids]
+    index = {tid: i for i, tid in enumerate(ids)}
     return {
         "root": task_id,
         "direction": direction,
         "nodes": nodes,
-        "edges": [list(edge) for edge in edges],
+        # [dependent, dependency] as indexes into nodes: half the size of the ids.
+        "edges": [[index[a], index[b]] for a, b in edges],
         "total_nodes": graph.total_nodes,
         "grouped": graph.grouped,
         "truncated": graph.truncated,

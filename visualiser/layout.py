@@ -22,7 +22,7 @@ V_GAP = 70
 
 def layered(
     node_ids: Sequence[str], edges: Sequence[tuple[str, str]]
-) -> dict[str, tuple[float, float]]:
+) -> dict[str, tuple[int, int]]:
     """Centre positions of ``node_ids``; ``edges`` are (dependent, dependency) pairs.
 
     Cycles (never registered by well-behaved workers, but not impossible) are
@@ -35,6 +35,6 @@ def layered(
     coords = graph.layout_sugiyama(hgap=1, vgap=1, maxiter=20).coords
     step_x, step_y = NODE_WIDTH + H_GAP, NODE_HEIGHT + V_GAP
     return {
-        node: (round(coords[i][0] * step_x, 1), round(coords[i][1] * step_y, 1))
+        node: (round(coords[i][0] * step_x), round(coords[i][1] * step_y))
         for i, node in enumerate(node_ids)
     }

@@ -158,6 +158,7 @@ def test_operator_retries_a_failed_task_and_a_reader_has_no_buttons(site: Site, 
     reader.goto(url)
     wait_loaded(reader)
     assert "source orders has no data for day 2" in reader.inner_text("pre.error")
+    assert "Traceback (most recent call last):\n" in reader.inner_text("pre.error")
     assert "Transform" in reader.inner_text("ul.dependents")
     assert reader.inner_text("[data-field=status]") == "failed"
     assert reader.locator("#actions button").count() == 0

@@ -96,7 +96,8 @@ def test_graph_layout_puts_dependents_above_dependencies(client):
     data = reply.json()
     nodes = {n["id"]: n for n in data["nodes"]}
     assert set(nodes) == {"E", "T", "L/1"}
-    assert {tuple(e) for e in data["edges"]} == {("T", "E"), ("L/1", "T")}
+    ids = [n["id"] for n in data["nodes"]]
+    assert {(ids[a], ids[b]) for a, b in data["edges"]} == {("T", "E"), ("L/1", "T")}
     assert nodes["L/1"]["y"] < nodes["T"]["y"] < nodes["E"]["y"]
     assert (nodes["T"]["status"], nodes["T"]["family"]) == ("FAILED", "Transform")
     assert data["message"] == "" and not data["grouped"] and not data["truncated"]

@@ -22,7 +22,11 @@ async function request(method, url, body) {
       options.body = JSON.stringify(body);
     }
   }
-  const reply = await fetch(url, options);
+  return decode(await fetch(url, options));
+}
+
+// The JSON of a reply, or an ApiError for a 4xx/5xx (with the server's detail).
+export async function decode(reply) {
   const text = await reply.text();
   let data = null;
   try {

@@ -3,7 +3,7 @@
 // with pan and zoom; live events recolour nodes, progress updates their labels.
 
 import cytoscape from "cytoscape";
-import { get, query } from "./api.js";
+import { decode, get, query } from "./api.js";
 import { LiveFeed } from "./live.js";
 import { $, taskUrl } from "./util.js";
 
@@ -16,7 +16,11 @@ export const COLOURS = {
   DISABLED: "#8c8c8c",
   UNKNOWN: "#c9c9c9",
 };
-const BIG = 1500; // above this many elements, cheaper drawing while panning
+const INK = { PENDING: "#111", UNKNOWN: "#111" }; // label colour on light fills
+const BIG = 1500; // above this many elements: plain edges, cheaper drawing while panning
+const SHORT = 30; // label characters drawn in a node
+const EDGE_CHUNK = 1500; // edges added per turn of the event loop on big graphs
+const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 export function graphPage() {
   const id = document.body.dataset.taskId;
@@ -26,63 +30,83 @@ export function graphPage() {
   direction.value = params.get("direction") || "both";
   let cy = null;
   let nodes = new Map(); // task id -> node data
+  let generation = 0; // a newer load() abandons an older one's drawing
+
+  // The page's inline script already asked for the graph while the bundle loaded.
+  function fetchGraph(url) {
+    const early = window.earlyGraph;
+    window.earlyGraph = null;
+    if (early && early.url === url) return early.reply.then(decode);
+    return get(url);
+  }
 
   async function load() {
+    const mine = ++generation;
     const started = performance.now();
     container.dataset.state = "loading";
     container.replaceChildren(Object.assign(document.createElement("p"), { className: "loading", textContent: "Loading the graph…" }));
     let data;
     try {
-      data = await get(`/dashboard/graph-layout/${query({ id, direction: direction.value })}`);
+      data = await fetchGraph(`/dashboard/graph-layout/${query({ id, direction: direction.value })}`);
     } catch (error) {
       container.dataset.state = "error";
       container.firstChild.textContent = error.status === 404 ? `No task ${id} is known to the scheduler.` : `Could not load the graph: ${error.message}`;
       return;
     }
+    if (mine !== generation) return;
     const fetched = performance.now();
-    draw(data);
+    if (!(await draw(data, mine))) return;
+    const built = performance.now();
     const message = $("#graph-message");
     message.hidden = !data.message;
     message.textContent = data.message || "";
     // Usable: laid out and drawn. The next frame after cytoscape's first render.
     cy.one("render", () =>
       requestAnimationFrame(() => {
+        if (mine !== generation) return;
         container.dataset.state = "ready";
         container.dataset.nodes = String(data.nodes.length);
         container.dataset.fetchMs = String(Math.round(fetched - started));
+        container.dataset.buildMs = String(Math.round(built - fetched));
         container.dataset.readyMs = String(Math.round(performance.now() - started));
         document.body.dataset.loaded = "true";
       }),
     );
   }
 
-  function draw(data) {
+  // Big graphs get their edges in chunks after the nodes, so no single task
+  // blocks the tab for long. Resolves false when a newer load() took over.
+  async function draw(data, mine) {
     if (cy) cy.destroy();
     container.replaceChildren();
     nodes = new Map(data.nodes.map((n) => [n.id, n]));
     const elements = [];
+    const ids = data.nodes.map((n) => n.id);
     for (const n of data.nodes) {
       elements.push({
         group: "nodes",
-        data: { id: n.id, label: nodeLabel(n), status: n.status, root: n.id === data.root ? 1 : 0, grouped: n.group ? 1 : 0, family: n.family },
+        data: { id: n.id, label: nodeLabel(n), status: n.status, ...paint(n.status), root: n.id === data.root ? 1 : 0, grouped: n.group ? 1 : 0, family: n.family },
         position: { x: n.x, y: n.y },
       });
     }
-    data.edges.forEach(([source, target], i) => {
-      elements.push({ group: "edges", data: { id: `e${i}`, source: target, target: source } });
-    });
-    const big = elements.length > BIG;
+    // [dependent, dependency] indexes; drawn dependency -> dependent (the data flow).
+    const edges = data.edges.map(([dependent, dependency], i) => ({
+      group: "edges",
+      data: { id: `e${i}`, source: ids[dependency], target: ids[dependent] },
+    }));
+    const big = elements.length + edges.length > BIG;
     cy = cytoscape({
       container,
-      elements,
+      elements: big ? elements : elements.concat(edges),
       layout: { name: "preset", fit: true, padding: 30 },
-      style: style(),
+      style: style(big),
       minZoom: 0.02,
       maxZoom: 3,
       wheelSensitivity: 0.3,
       pixelRatio: big ? 1 : "auto",
       textureOnViewport: big,
       hideEdgesOnViewport: big,
+      hideLabelsOnViewport: big,
       motionBlur: false,
       autoungrabify: true,
       boxSelectionEnabled: false,
@@ -93,14 +117,29 @@ export function graphPage() {
       if (node.data("grouped")) location.href = `/${query({ family: node.data("family") })}`;
       else location.href = taskUrl(node.id());
     });
+    if (big) {
+      for (let i = 0; i < edges.length; i += EDGE_CHUNK) {
+        await turn();
+        if (mine !== generation) return false;
+        cy.add(edges.slice(i, i + EDGE_CHUNK));
+      }
+    }
+    return true;
   }
 
+  // Labels are cut here, not by cytoscape's ellipsis (which measures every label).
   function nodeLabel(n) {
     const pct = typeof n.progress === "number" && n.status === "RUNNING" ? ` ${Math.round(n.progress)}%` : "";
-    return `${n.label}${pct}`;
+    const text = n.label.length > SHORT - pct.length ? `${n.label.slice(0, SHORT - pct.length - 1)}…` : n.label;
+    return `${text}${pct}`;
   }
 
-  function style() {
+  // Colours are node data, so one style rule serves every status.
+  function paint(status) {
+    return { fill: COLOURS[status] || COLOURS.UNKNOWN, ink: INK[status] || (COLOURS[status] ? "#fff" : "#111") };
+  }
+
+  function style(big) {
     const rules = [
       {
         selector: "node",
@@ -112,11 +151,9 @@ export function graphPage() {
           "font-size": 11,
           "text-valign": "center",
           "text-halign": "center",
-          "text-wrap": "ellipsis",
-          "text-max-width": 150,
           "min-zoomed-font-size": 7,
-          color: "#111",
-          "background-color": COLOURS.UNKNOWN,
+          color: "data(ink)",
+          "background-color": "data(fill)",
           "border-width": 1,
           "border-color": "#0003",
         },
@@ -125,12 +162,11 @@ export function graphPage() {
       { selector: "node[grouped = 1]", style: { "border-style": "double", "border-width": 4, "font-weight": "bold" } },
       {
         selector: "edge",
-        style: { width: 1, "line-color": "#9aa", "target-arrow-shape": "triangle", "target-arrow-color": "#9aa", "arrow-scale": 0.6, "curve-style": "straight" },
+        style: big
+          ? { width: 1, "line-color": "#9aa", "curve-style": "haystack", "haystack-radius": 0 }
+          : { width: 1, "line-color": "#9aa", "target-arrow-shape": "triangle", "target-arrow-color": "#9aa", "arrow-scale": 0.6, "curve-style": "straight" },
       },
     ];
-    for (const [status, colour] of Object.entries(COLOURS)) {
-      rules.push({ selector: `node[status = "${status}"]`, style: { "background-color": colour, color: status === "PENDING" || status === "UNKNOWN" ? "#111" : "#fff" } });
-    }
     return rules;
   }
 
@@ -151,7 +187,7 @@ export function graphPage() {
           const n = nodes.get(event.task_id);
           if (!n) continue;
           n.status = event.new_status;
-          cy.getElementById(event.task_id).data({ status: n.status, label: nodeLabel(n) });
+          cy.getElementById(event.task_id).data({ status: n.status, label: nodeLabel(n), ...paint(n.status) });
         }
       });
     },

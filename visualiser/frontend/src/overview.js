@@ -4,7 +4,7 @@
 
 import { get, query } from "./api.js";
 import { LiveFeed } from "./live.js";
-import { $, $$, el, flash, progressBar, setProgress, statusBadge, taskUrl, throttle, when } from "./util.js";
+import { $, $$, coalesce, el, flash, progressBar, setProgress, statusBadge, taskUrl, throttle, when } from "./util.js";
 
 const PAGE_SIZE = 50;
 const BASE = ["PENDING", "RUNNING", "DONE", "FAILED", "DISABLED"];
@@ -135,8 +135,8 @@ export function overview() {
     reload();
   });
 
-  const refreshCounts = throttle(() => loadCounts().catch(() => {}), 1000);
-  const refreshRows = throttle(() => loadRows().catch(() => {}), 2000);
+  const refreshCounts = coalesce(loadCounts, 1000);
+  const refreshRows = coalesce(loadRows, 2000);
 
   reload();
   let openings = 0;

@@ -3,7 +3,7 @@
 
 import { ApiError, get, post, query, taskPath } from "./api.js";
 import { LiveFeed } from "./live.js";
-import { $, el, flash, setProgress, statusBadge, statusLabel, taskUrl, throttle, when } from "./util.js";
+import { $, coalesce, el, flash, setProgress, statusBadge, statusLabel, taskUrl, when } from "./util.js";
 
 const ACTIONS = [
   ["re_enable", "re-enable", "Re-enable"],
@@ -49,7 +49,7 @@ export function taskPage() {
       ["Family", task.family],
       ["Task id", task.task_id],
       ["Priority", task.priority],
-      ["Worker running", task.worker_running],
+      ["Worker running", task.status === "RUNNING" ? task.worker_running : ""],
       ["Workers", (task.workers || []).join(", ")],
       ["Started", when(task.start_time)],
       ["Running since", when(task.time_running)],
@@ -62,10 +62,23 @@ export function taskPage() {
     );
     $(".deps", root).replaceChildren(...links(task.deps, "No dependencies."));
     $(".dependents", root).replaceChildren(...links(task.dependents, "Nothing depends on it."));
-    const errorSection = $(".error-section", root);
-    errorSection.hidden = !task.error;
-    $(".error", root).textContent = task.error || "";
+    const error = readable(task.error);
+    $(".error-section", root).hidden = !error;
+    $(".error", root).textContent = error;
     renderActions();
+  }
+
+  // Luigi workers send the traceback JSON-encoded; show the text itself.
+  function readable(error) {
+    if (!error) return "";
+    if (error.startsWith('"')) {
+      try {
+        return JSON.parse(error);
+      } catch {
+        // not JSON after all: shown as it is
+      }
+    }
+    return error;
   }
 
   function links(items, empty) {
@@ -125,7 +138,7 @@ export function taskPage() {
     $(".history tbody", root).replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, class: "empty", text: "No recorded changes." }))]));
   }
 
-  const reload = throttle(load, 500);
+  const reload = coalesce(load, 500);
   load();
   new LiveFeed({ subscribe: "all", snapshot: false }, {
     events(events) {

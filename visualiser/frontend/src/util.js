@@ -70,3 +70,31 @@ export function flash(node) {
   void node.offsetWidth; // restart the animation
   node.classList.add("flash");
 }
+
+// Like throttle for async work: never two runs at once; calls made during a run
+// lead to one more run after it (so a slow server is not sent a pile of requests).
+export function coalesce(fn, wait) {
+  let timer = null;
+  let running = false;
+  let again = false;
+  const run = async () => {
+    timer = null;
+    running = true;
+    try {
+      await fn();
+    } catch (error) {
+      console.warn(error);
+    } finally {
+      running = false;
+      if (again) {
+        again = false;
+        schedule();
+      }
+    }
+  };
+  const schedule = () => {
+    if (running) again = true;
+    else if (timer === null) timer = setTimeout(run, wait);
+  };
+  return schedule;
+}

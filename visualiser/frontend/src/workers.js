@@ -2,13 +2,13 @@
 
 import { get } from "./api.js";
 import { LiveFeed } from "./live.js";
-import { $, el, taskUrl, throttle, when } from "./util.js";
+import { $, coalesce, el, taskUrl, when } from "./util.js";
 
 function live(load) {
   load();
-  const again = throttle(load, 1000);
+  const again = coalesce(load, 1000);
   new LiveFeed({ subscribe: "all", snapshot: false }, { opened: again, events: again }).start();
-  setInterval(load, 15000); // last seen moves with pings, which are not events
+  setInterval(again, 15000); // last seen moves with pings, which are not events
 }
 
 async function all(url) {
