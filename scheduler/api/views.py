@@ -24,7 +24,9 @@ from ..service.base import require_str
 from ..service.inventory import resource_items, worker_items
 from ..service.queries import (
     TASK_FILTERS,
+    blocked_tasks,
     filter_tasks,
+    needs_blocked,
     neighbours,
     parse_task_filter,
     task_counts,
@@ -100,11 +102,12 @@ class TaskViewSet(OperatorActionsMixin, viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         filters = parse_task_filter(request.query_params)
-        queryset = filter_tasks(filters).defer("expl", "message_responses")
+        blocked = blocked_tasks() if needs_blocked(filters) else None
+        queryset = filter_tasks(filters, blocked).defer("expl", "message_responses")
         page = self.paginate_queryset(queryset)
         ids = [task.task_id for task in page]
         pending = [task.task_id for task in page if task.status == Status.PENDING]
-        context = {"workers": workers_map(ids), "labels": upstream_labels(pending)}
+        context = {"workers": workers_map(ids), "labels": upstream_labels(pending, blocked)}
         return self.get_paginated_response(TaskSerializer(page, many=True, context=context).data)
 
     @extend_schema(
