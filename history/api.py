@@ -33,12 +33,20 @@ from .serializers import (
 )
 
 
+def reject_nul(query: Any) -> None:
+    """A NUL character cannot be stored or compared in PostgreSQL text: a 400, not a 500."""
+    for name, values in query.lists():
+        if any("\x00" in value for value in values):
+            raise ValidationError({name: ["contains a NUL character"]})
+
+
 class RunFilter(BaseFilterBackend):
     """The query-string filters of ``history.queries`` (in the schema too)."""
 
     def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
         if getattr(view, "action", None) != "list":
             return queryset
+        reject_nul(request.query_params)
         try:
             return filter_runs(queryset, request.query_params)
         except BadQuery as exc:
@@ -129,6 +137,7 @@ def filter_events(queryset: Any, query: Any) -> Any:
 
 class EventFilter(BaseFilterBackend):
     def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
+        reject_nul(request.query_params)
         try:
             return filter_events(queryset, request.query_params)
         except BadQuery as exc:

@@ -23,6 +23,7 @@ from ..service.actions import act_on_task, applicable, disable_worker_once
 from ..service.base import require_str
 from ..service.inventory import resource_items, worker_items
 from ..service.queries import (
+    ORDERINGS,
     TASK_FILTERS,
     blocked_tasks,
     filter_tasks,
@@ -55,7 +56,15 @@ def _user(request: Request) -> str | None:
 
 
 def _filter_parameters(names: list[str]) -> list[OpenApiParameter]:
-    return [OpenApiParameter(name, str, description=TASK_FILTERS[name]) for name in names]
+    return [
+        OpenApiParameter(
+            name,
+            str,
+            description=TASK_FILTERS[name],
+            enum=list(ORDERINGS) if name == "ordering" else None,
+        )
+        for name in names
+    ]
 
 
 ALL_FILTERS = list(TASK_FILTERS)
@@ -257,8 +266,10 @@ class ResourceViewSet(OperatorActionsMixin, viewsets.GenericViewSet):
 
     def partial_update(self, request: Request, name: str) -> Response:
         name = self._name()
-        data = ResourceLimitSerializer(data=request.data)
+        data = ResourceLimitSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
+        if "limit" not in data.validated_data:  # nothing to change
+            return self.retrieve(request, name)
         ctx = Ctx.make()
         update_resource(ctx, resource=name, amount=data.validated_data["limit"])
         return Response(resource_items(ctx, name)[0])
