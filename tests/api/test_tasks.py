@@ -206,3 +206,16 @@ def test_search_with_a_non_ascii_word(sched, api):
     sched.add("Weather_b", family="Weather", params={"city": "Bern"})
     assert ids(api.get(URL, {"search": "zürich"}).json()) == ["Weather_z"]
     assert ids(api.get(URL, {"search": "city=Zü"}).json()) == ["Weather_z"]
+
+
+def test_lists_answer_304_to_a_matching_etag(tasks, api):
+    first = api.get(URL, {"status": "FAILED"})
+    etag = first["ETag"]
+    assert etag
+    again = api.get(URL, {"status": "FAILED"}, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again.content == b""
+    tasks.advance(1)
+    tasks.add("Load_b", family="Load", status="DONE")
+    changed = api.get(URL, {"status": "FAILED"}, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed.json()["count"] == 0
+    assert changed["ETag"] != etag
