@@ -71,3 +71,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         body = error_body(code, str(response.data.get("detail", "")))
     response.data = body
     return response
+
+
+def not_found(request: Any, *args: Any, **kwargs: Any) -> Any:
+    """Any other path under /api/v1/: a 404 in the API's error shape, not an HTML page."""
+    from django.http import JsonResponse
+
+    return JsonResponse(
+        error_body("not_found", f"no REST API endpoint at {request.path!r}"), status=404
+    )

@@ -23,8 +23,11 @@ from ..service.actions import act_on_task, applicable, disable_worker_once
 from ..service.base import require_str
 from ..service.inventory import resource_items, worker_items
 from ..service.queries import (
+    ORDERINGS,
     TASK_FILTERS,
+    blocked_tasks,
     filter_tasks,
+    needs_blocked,
     neighbours,
     parse_task_filter,
     task_counts,
@@ -33,6 +36,7 @@ from ..service.queries import (
 from ..service.registry import workers_map
 from ..service.task_graph import DIRECTIONS, task_graph
 from ..status import Status
+from .conditional import ETagMixin
 from .pagination import ApiPagination
 from .serializers import (
     CountsSerializer,
@@ -53,7 +57,15 @@ def _user(request: Request) -> str | None:
 
 
 def _filter_parameters(names: list[str]) -> list[OpenApiParameter]:
-    return [OpenApiParameter(name, str, description=TASK_FILTERS[name]) for name in names]
+    return [
+        OpenApiParameter(
+            name,
+            str,
+            description=TASK_FILTERS[name],
+            enum=list(ORDERINGS) if name == "ordering" else None,
+        )
+        for name in names
+    ]
 
 
 ALL_FILTERS = list(TASK_FILTERS)
@@ -88,7 +100,7 @@ def _action_schema(summary: str) -> Any:
         responses=TaskDetailSerializer,
     ),
 )
-class TaskViewSet(OperatorActionsMixin, viewsets.GenericViewSet):
+class TaskViewSet(ETagMixin, OperatorActionsMixin, viewsets.GenericViewSet):
     """Tasks: reads for the viewer role, actions (POST) for the operator role."""
 
     serializer_class = TaskSerializer
@@ -100,11 +112,12 @@ class TaskViewSet(OperatorActionsMixin, viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         filters = parse_task_filter(request.query_params)
-        queryset = filter_tasks(filters).defer("expl", "message_responses")
+        blocked = blocked_tasks() if needs_blocked(filters) else None
+        queryset = filter_tasks(filters, blocked).defer("expl", "message_responses")
         page = self.paginate_queryset(queryset)
         ids = [task.task_id for task in page]
         pending = [task.task_id for task in page if task.status == Status.PENDING]
-        context = {"workers": workers_map(ids), "labels": upstream_labels(pending)}
+        context = {"workers": workers_map(ids), "labels": upstream_labels(pending, blocked)}
         return self.get_paginated_response(TaskSerializer(page, many=True, context=context).data)
 
     @extend_schema(
@@ -189,7 +202,7 @@ class TaskViewSet(OperatorActionsMixin, viewsets.GenericViewSet):
 
 
 @extend_schema_view(list=extend_schema(summary="Workers, most recently seen first"))
-class WorkerViewSet(OperatorActionsMixin, viewsets.GenericViewSet):
+class WorkerViewSet(ETagMixin, OperatorActionsMixin, viewsets.GenericViewSet):
     """Workers that called in: reads for the viewer role, disable for the operator role."""
 
     serializer_class = WorkerSerializer
@@ -227,7 +240,7 @@ class WorkerViewSet(OperatorActionsMixin, viewsets.GenericViewSet):
         "a name not yet known gets a limit too, as Luigi's update_resource does.",
     ),
 )
-class ResourceViewSet(OperatorActionsMixin, viewsets.GenericViewSet):
+class ResourceViewSet(ETagMixin, OperatorActionsMixin, viewsets.GenericViewSet):
     """Resources: reads for the viewer role, limits set by the operator role."""
 
     serializer_class = ResourceSerializer
@@ -254,8 +267,10 @@ class ResourceViewSet(OperatorActionsMixin, viewsets.GenericViewSet):
 
     def partial_update(self, request: Request, name: str) -> Response:
         name = self._name()
-        data = ResourceLimitSerializer(data=request.data)
+        data = ResourceLimitSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
+        if "limit" not in data.validated_data:  # nothing to change
+            return self.retrieve(request, name)
         ctx = Ctx.make()
         update_resource(ctx, resource=name, amount=data.validated_data["limit"])
         return Response(resource_items(ctx, name)[0])

@@ -14,12 +14,15 @@ so the counts add up to the total.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, F, Func, Q, QuerySet
+from django.db.models.functions import Collate, Left, Upper
+from django.db.models.lookups import Contains, IContains
 
 from ..errors import InvalidArgument
 from ..models import Dependency, Task
@@ -27,7 +30,6 @@ from ..policy import task_id_family_guess
 from ..status import Status, Upstream
 from . import sql
 from .reads import _BASE
-from .registry import chunks
 
 # Display statuses a task list can be filtered by, in the order counts list them.
 DISPLAY_STATUSES = (
@@ -43,11 +45,15 @@ DISPLAY_STATUSES = (
 )
 BLOCKING = (Upstream.DISABLED, Upstream.FAILED)  # most severe first
 
-ORDERINGS: dict[str, tuple[str, ...]] = {
+# Each ordering ends with the id (a total order) and has an index (pl_task_*): the
+# name is ordered by its first NAME_PREFIX characters, the indexed prefix.
+NAME_PREFIX = 200
+_NAME = Left("display_name", NAME_PREFIX)
+ORDERINGS: dict[str, tuple[Any, ...]] = {
     "-updated": ("-updated", "-task_id"),
     "updated": ("updated", "task_id"),
-    "name": ("display_name", "task_id"),
-    "-name": ("-display_name", "-task_id"),
+    "name": (_NAME.asc(), "task_id"),
+    "-name": (_NAME.desc(), "-task_id"),
     "priority": ("priority", "task_id"),
     "-priority": ("-priority", "-task_id"),
     "status": ("status", "-updated", "-task_id"),
@@ -62,7 +68,7 @@ TASK_FILTERS: dict[str, str] = {
     + ". PENDING excludes the UPSTREAM_* ones.",
     "family": "Task family, exact (comma-separated for several).",
     "search": "Words that must each appear in the task's display name (its family and "
-    "public parameters) or id, ignoring case.",
+    "public parameters, ignoring case) or in its id.",
     "updated_after": "Last status change at or after this time (ISO 8601 or epoch seconds).",
     "updated_before": "Last status change before this time (ISO 8601 or epoch seconds).",
     "ordering": "One of " + ", ".join(ORDERINGS) + f" (default {DEFAULT_ORDERING}).",
@@ -136,70 +142,139 @@ def parse_task_filter(query: Mapping[str, Any]) -> TaskFilter:
 
 def _reach_cte(name: str, label: str) -> str:
     """PENDING tasks with a path of PENDING tasks to a dependency contributing `label`
-    (the same rule as ``reads.reaching``), as a named recursive CTE."""
+    (the same rule as ``reads.reaching``), as a named recursive CTE.
+
+    The joins must follow the dep_id index from the few FAILED/DISABLED tasks: on
+    PostgreSQL, LATERAL subqueries fenced with OFFSET 0 keep it from hashing the
+    whole dependency table at every step; on SQLite, CROSS JOIN keeps the written
+    join order (without statistics it would scan every PENDING task per step)."""
     dep, task = sql.table(Dependency), sql.table(Task)
     base = _BASE[label].format(dep=dep, task=task)
+    if connection.vendor == "postgresql":
+
+        def step(source: str) -> str:
+            return (
+                f"CROSS JOIN LATERAL (SELECT d.task_id FROM {dep} d "
+                f"WHERE d.dep_id = {source}.task_id OFFSET 0) d "
+                f"CROSS JOIN LATERAL (SELECT 1 FROM {task} t WHERE t.task_id = d.task_id "
+                "AND t.status = 'PENDING' OFFSET 0) t"
+            )
+
+        return (
+            f"{name}(task_id) AS (SELECT d.task_id FROM {task} up {step('up')} WHERE {base} "
+            f"UNION SELECT d.task_id FROM {name} r {step('r')})"
+        )
     return (
         f"{name}(task_id) AS ("
-        f"SELECT d.task_id FROM {dep} d "
-        f"JOIN {task} up ON up.task_id = d.dep_id AND ({base}) "
-        f"JOIN {task} t ON t.task_id = d.task_id AND t.status = 'PENDING' "
-        f"UNION SELECT d.task_id FROM {dep} d JOIN {name} r ON d.dep_id = r.task_id "
-        f"JOIN {task} t ON t.task_id = d.task_id AND t.status = 'PENDING')"
+        f"SELECT d.task_id FROM {task} up CROSS JOIN {dep} d CROSS JOIN {task} t "
+        f"WHERE ({base}) AND d.dep_id = up.task_id "
+        "AND t.task_id = d.task_id AND t.status = 'PENDING' "
+        f"UNION SELECT d.task_id FROM {name} r CROSS JOIN {dep} d CROSS JOIN {task} t "
+        "WHERE d.dep_id = r.task_id AND t.task_id = d.task_id AND t.status = 'PENDING')"
     )
 
 
-def _blocked_by(label: str) -> str:
-    """A subquery: the PENDING tasks that show as `label` (UPSTREAM_DISABLED wins)."""
-    if label == Upstream.DISABLED:
-        return f"WITH RECURSIVE {_reach_cte('dis', Upstream.DISABLED)} SELECT task_id FROM dis"
-    return (
+@dataclass(frozen=True)
+class Blocked:
+    """The PENDING tasks that show as UPSTREAM_DISABLED and as UPSTREAM_FAILED."""
+
+    disabled: frozenset[str]
+    failed: frozenset[str]
+
+    def label(self, task_id: str) -> str | None:
+        if task_id in self.disabled:
+            return Upstream.DISABLED
+        if task_id in self.failed:
+            return Upstream.FAILED
+        return None
+
+    def labels(self, task_ids: list[str]) -> dict[str, str]:
+        return {t: label for t in task_ids if (label := self.label(t)) is not None}
+
+
+def blocked_tasks() -> Blocked:
+    """One query, whose cost grows with the PENDING descendants of FAILED and DISABLED
+    tasks, not with the number of tasks."""
+    rows = sql.fetch(
         f"WITH RECURSIVE {_reach_cte('dis', Upstream.DISABLED)}, "
         f"{_reach_cte('fail', Upstream.FAILED)} "
-        "SELECT task_id FROM fail EXCEPT SELECT task_id FROM dis"
+        "SELECT task_id, 1 FROM dis UNION ALL SELECT task_id, 0 FROM fail"
     )
+    disabled = frozenset(task_id for task_id, is_disabled in rows if is_disabled)
+    failed = frozenset(task_id for task_id, is_disabled in rows if not is_disabled) - disabled
+    return Blocked(disabled=disabled, failed=failed)
 
 
-def _any_blocked() -> str:
-    return (
-        f"WITH RECURSIVE {_reach_cte('dis', Upstream.DISABLED)}, "
-        f"{_reach_cte('fail', Upstream.FAILED)} "
-        "SELECT task_id FROM fail UNION SELECT task_id FROM dis"
-    )
+class IdIn(Func):
+    """``task_id IN <ids>`` with the ids bound as one parameter (an array on
+    PostgreSQL, a JSON array on SQLite): no limit on their number, one plan."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        super().__init__(F("task_id"))
+        self.ids = sorted(ids)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        column, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "postgresql":
+            return f"{column} = ANY(%s)", [*params, self.ids]
+        return f"{column} IN (SELECT value FROM json_each(%s))", [*params, json.dumps(self.ids)]
 
 
-def _status_clause(statuses: tuple[str, ...]) -> tuple[str, list[str]]:
-    """A WHERE clause on the task table for a set of display statuses."""
-    column = f"{sql.table(Task)}.{connection.ops.quote_name('status')}"
-    task_id = f"{sql.table(Task)}.{connection.ops.quote_name('task_id')}"
+def needs_blocked(f: TaskFilter) -> bool:
+    """Whether filtering by these statuses needs the blocked sets."""
+    return any(s in (Status.PENDING, *BLOCKING) for s in f.statuses)
+
+
+def _status_q(statuses: tuple[str, ...], blocked: Blocked | None) -> Q:
     stored = [s for s in statuses if s in Status.values and s != Status.PENDING]
-    parts, params = [], []
-    if stored:
-        parts.append(f"{column} IN ({', '.join(['%s'] * len(stored))})")
-        params.extend(stored)
-    pending = f"{column} = 'PENDING'"
+    q = Q(status__in=stored) if stored else Q(pk__in=[])
+    if blocked is None:
+        return q
+    pending = Q(status=Status.PENDING)
     if Status.PENDING in statuses:
-        parts.append(f"({pending} AND {task_id} NOT IN ({_any_blocked()}))")
-    for label in BLOCKING:
-        if label in statuses:
-            parts.append(f"({pending} AND {task_id} IN ({_blocked_by(label)}))")
-    return "(" + " OR ".join(parts) + ")", params
+        q |= pending & ~Q(IdIn(blocked.disabled | blocked.failed))
+    if Upstream.DISABLED in statuses:
+        q |= pending & Q(IdIn(blocked.disabled))
+    if Upstream.FAILED in statuses:
+        q |= pending & Q(IdIn(blocked.failed))
+    return q
 
 
-def filter_tasks(f: TaskFilter, *, by_status: bool = True) -> QuerySet[Task]:
-    """The tasks matching the filter, in its ordering (status ignored if not by_status)."""
+def _word_q(word: str) -> Q:
+    """The display name contains the word ignoring case, or the id contains it as typed
+    (SQLite's LIKE ignores ASCII case there too).
+
+    On PostgreSQL an ASCII word is matched against the name upper-cased in the C
+    collation, which is several times cheaper per row than full Unicode case folding
+    and gives the same answer for ASCII letters."""
+    if connection.vendor == "postgresql" and word.isascii():
+        name = Contains(Upper(Collate(F("display_name"), "C")), word.upper())
+    else:
+        name = IContains(F("display_name"), word)
+    return Q(name) | Q(task_id__contains=word)
+
+
+def filter_tasks(
+    f: TaskFilter, blocked: Blocked | None = None, *, by_status: bool = True
+) -> QuerySet[Task]:
+    """The tasks matching the filter, in its ordering (status ignored if not by_status).
+    Filtering by PENDING or an UPSTREAM_* status needs ``blocked``."""
     queryset = Task.objects.all()
     if f.families:
         queryset = queryset.filter(family__in=f.families)
     for word in f.search:
-        queryset = queryset.filter(Q(display_name__icontains=word) | Q(task_id__icontains=word))
+        queryset = queryset.filter(_word_q(word))
     if f.updated_after is not None:
         queryset = queryset.filter(updated__gte=f.updated_after)
     if f.updated_before is not None:
         queryset = queryset.filter(updated__lt=f.updated_before)
     if by_status and f.statuses:
-        clause, params = _status_clause(f.statuses)
-        queryset = queryset.extra(where=[clause], params=params)
+        if blocked is None and needs_blocked(f):
+            raise ValueError("filtering by PENDING or UPSTREAM_* statuses needs the blocked sets")
+        queryset = queryset.filter(_status_q(f.statuses, blocked))
     return queryset.order_by(*ORDERINGS[f.ordering])
 
 
@@ -211,41 +286,26 @@ def task_counts(f: TaskFilter) -> dict[str, int]:
         counts[status] = n
     total = sum(counts.values())
     if counts[Status.PENDING]:
-        for label in BLOCKING:
-            clause, params = _status_clause((label,))
-            n = base.extra(where=[clause], params=params).count()
-            counts[label] = n
-            counts[Status.PENDING] -= n
+        blocked = blocked_tasks()
+        if f == TaskFilter(statuses=f.statuses, ordering=f.ordering):  # every task counts
+            split = {"disabled": len(blocked.disabled), "failed": len(blocked.failed)}
+        else:
+            split = base.filter(status=Status.PENDING).aggregate(
+                disabled=Count("pk", filter=Q(IdIn(blocked.disabled))),
+                failed=Count("pk", filter=Q(IdIn(blocked.failed))),
+            )
+        counts[Upstream.DISABLED] = split["disabled"]
+        counts[Upstream.FAILED] = split["failed"]
+        counts[Status.PENDING] -= split["disabled"] + split["failed"]
     return {**counts, "total": total}
 
 
-def upstream_labels(task_ids: list[str]) -> dict[str, str]:
+def upstream_labels(task_ids: list[str], blocked: Blocked | None = None) -> dict[str, str]:
     """UPSTREAM_DISABLED / UPSTREAM_FAILED for those of these PENDING tasks that have one
-    (one query; none for an empty list)."""
+    (one query unless ``blocked`` is given; none for an empty list)."""
     if not task_ids:
         return {}
-    labels: dict[str, str] = {}
-    for part in chunks(task_ids):
-        marks = ", ".join(["%s"] * len(part))
-        rows = sql.fetch(
-            f"WITH RECURSIVE {_reach_cte('dis', Upstream.DISABLED)}, "
-            f"{_reach_cte('fail', Upstream.FAILED)} "
-            f"SELECT task_id, 1 FROM dis WHERE task_id IN ({marks}) "
-            f"UNION ALL SELECT task_id, 0 FROM fail WHERE task_id IN ({marks})",
-            [*part, *part],
-        )
-        for task_id, disabled in rows:
-            if disabled:
-                labels[task_id] = Upstream.DISABLED
-            else:
-                labels.setdefault(task_id, Upstream.FAILED)
-    return labels
-
-
-def display_status(task: Task, labels: Mapping[str, str]) -> str:
-    if task.status == Status.PENDING:
-        return labels.get(task.task_id, Status.PENDING)
-    return task.status
+    return (blocked or blocked_tasks()).labels(task_ids)
 
 
 def neighbours(task_id: str) -> tuple[list[dict], list[dict]]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from django.db import connection
+
 from ..errors import InvalidArgument, NotFound
 from ..models import Dependency, Task
 from ..status import Status
@@ -20,23 +22,26 @@ from .registry import chunks
 DIRECTIONS = ("upstream", "downstream", "both")
 DEFAULT_MAX_NODES = 1000
 
-_UPSTREAM = """
-WITH RECURSIVE r(task_id) AS (
-    SELECT task_id FROM {task} WHERE task_id = %s
-  UNION
-    SELECT d.dep_id FROM {dep} d JOIN r ON d.task_id = r.task_id
-)
-SELECT d.task_id, d.dep_id FROM {dep} d JOIN r ON d.task_id = r.task_id
-"""
 
-_DOWNSTREAM = """
-WITH RECURSIVE r(task_id) AS (
-    SELECT task_id FROM {task} WHERE task_id = %s
-  UNION
-    SELECT d.task_id FROM {dep} d JOIN r ON d.dep_id = r.task_id
-)
-SELECT d.task_id, d.dep_id FROM {dep} d JOIN r ON d.dep_id = r.task_id
-"""
+def _edges_sql(direction: str) -> str:
+    """Every edge reachable from the root (%s) in one direction, as (dependent,
+    dependency). Joins follow the index from the rows found so far (LATERAL with
+    OFFSET 0 on PostgreSQL, CROSS JOIN order on SQLite), never a scan of all edges."""
+    task, dep = sql.table(Task), sql.table(Dependency)
+    near, far = ("task_id", "dep_id") if direction == "upstream" else ("dep_id", "task_id")
+    if connection.vendor == "postgresql":
+        edges = (
+            f"CROSS JOIN LATERAL (SELECT d.task_id, d.dep_id FROM {dep} d "
+            f"WHERE d.{near} = r.task_id OFFSET 0) e"
+        )
+        where = "1 = 1"
+    else:
+        edges, where = f"CROSS JOIN {dep} e", f"e.{near} = r.task_id"
+    return (
+        f"WITH RECURSIVE r(task_id) AS (SELECT task_id FROM {task} WHERE task_id = %s "
+        f"UNION SELECT e.{far} FROM r {edges} WHERE {where}) "
+        f"SELECT e.task_id, e.dep_id FROM r {edges} WHERE {where}"
+    )
 
 
 def parse_graph_args(ctx: Ctx, direction: Any, max_nodes: Any) -> tuple[str, int]:
@@ -57,9 +62,8 @@ def parse_graph_args(ctx: Ctx, direction: Any, max_nodes: Any) -> tuple[str, int
     return direction, n
 
 
-def _edges(query: str, root: str) -> list[tuple[str, str]]:
-    text = query.format(task=sql.table(Task), dep=sql.table(Dependency))
-    return [(a, b) for a, b in sql.fetch(text, [root])]
+def _edges(direction: str, root: str) -> list[tuple[str, str]]:
+    return [(a, b) for a, b in sql.fetch(_edges_sql(direction), [root])]
 
 
 def _breadth_first(root: str, adjacency: dict[str, dict[str, list[str]]], cap: int) -> list[str]:
@@ -88,14 +92,14 @@ def task_graph(ctx: Ctx, task_id: str, direction: Any = None, max_nodes: Any = N
     adjacency: dict[str, dict[str, list[str]]] = {}
     reached = {task_id}
     if direction in ("upstream", "both"):
-        up = _edges(_UPSTREAM, task_id)
+        up = _edges("upstream", task_id)
         edges.update(up)
         adjacency["up"] = {}
         for dependent, dependency in sorted(up):
             adjacency["up"].setdefault(dependent, []).append(dependency)
             reached.add(dependency)
     if direction in ("downstream", "both"):
-        down = _edges(_DOWNSTREAM, task_id)
+        down = _edges("downstream", task_id)
         edges.update(down)
         adjacency["down"] = {}
         for dependent, dependency in sorted(down):

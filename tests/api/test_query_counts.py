@@ -34,6 +34,7 @@ def test_lists_and_detail_cost_a_fixed_number_of_queries(sched, api):
         ("/api/v1/tasks/", {"page_size": 100}),
         ("/api/v1/tasks/", {"status": "UPSTREAM_FAILED,PENDING,RUNNING", "search": "T"}),
         ("/api/v1/tasks/counts/", {}),
+        ("/api/v1/tasks/counts/", {"family": "T"}),
         ("/api/v1/workers/", {"page_size": 100}),
         ("/api/v1/resources/", {"page_size": 100}),
         ("/api/v1/tasks/Root_2/", {}),
@@ -44,8 +45,9 @@ def test_lists_and_detail_cost_a_fixed_number_of_queries(sched, api):
     populate(sched, 40)
     big = [queries(api, url.replace("Root_2", "Root_40"), params) for url, params in urls]
     assert small == big
-    # list: count, page, workers, upstream labels; counts: grouped + 2 derived;
+    # list: count, page, workers, blocked tasks (the upstream labels); counts: grouped,
+    # blocked (+ how many of them match the filters);
     # workers: count, page, running; resources: limits, running tasks;
     # detail: task, deps, dependents, workers (+ labels if PENDING);
     # graph: exists, 2 x edges, rows, labels.
-    assert big == [4, 4, 3, 3, 2, 4, 5]
+    assert big == [4, 4, 2, 3, 3, 2, 4, 5]

@@ -120,9 +120,10 @@ def test_display_status_shows_the_upstream_label(tasks, api):
 def test_family_search_and_time_filters(tasks, api):
     assert set(ids(api.get(URL, {"family": "Load"}).json())) == {"Load_a", "Load_b"}
     assert set(ids(api.get(URL, {"family": "Load,Old"}).json())) == {"Load_a", "Load_b", "Old_e"}
-    # Every word must match the display name (params) or the id, ignoring case.
+    # Every word must match the display name (params; ignoring case) or the id.
     assert ids(api.get(URL, {"search": "sales 2024-01-01"}).json()) == ["Load_a"]
-    assert ids(api.get(URL, {"search": "report_D"}).json()) == ["Report_d"]
+    assert ids(api.get(URL, {"search": "LOAD(DAY=2024-01-02"}).json()) == ["Load_b"]
+    assert ids(api.get(URL, {"search": "Report_d"}).json()) == ["Report_d"]
     assert ids(api.get(URL, {"search": "100%"}).json()) == []
     after = api.get(URL, {"updated_after": T0 + 4}).json()
     assert set(ids(after)) == {"Old_e", "Report_d", "Fresh_f"}
@@ -198,3 +199,23 @@ def test_page_size_is_capped_at_500(sched, api):
     for i in range(3):
         sched.add(f"T_{i}")
     assert len(api.get(URL, {"page_size": 100000}).json()["results"]) == 3
+
+
+def test_search_with_a_non_ascii_word(sched, api):
+    sched.add("Weather_z", family="Weather", params={"city": "Zürich"})
+    sched.add("Weather_b", family="Weather", params={"city": "Bern"})
+    assert ids(api.get(URL, {"search": "zürich"}).json()) == ["Weather_z"]
+    assert ids(api.get(URL, {"search": "city=Zü"}).json()) == ["Weather_z"]
+
+
+def test_lists_answer_304_to_a_matching_etag(tasks, api):
+    first = api.get(URL, {"status": "FAILED"})
+    etag = first["ETag"]
+    assert etag
+    again = api.get(URL, {"status": "FAILED"}, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again.content == b""
+    tasks.advance(1)
+    tasks.add("Load_b", family="Load", status="DONE")
+    changed = api.get(URL, {"status": "FAILED"}, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed.json()["count"] == 0
+    assert changed["ETag"] != etag
