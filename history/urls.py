@@ -10,6 +10,7 @@ app_name = "pipelines_history"
 router = SimpleRouter()
 router.register("runs", api.RunViewSet, basename="run-api")
 router.register("families", api.FamilyViewSet, basename="family-api")
+router.register("events", api.EventViewSet, basename="event-api")
 
 urlpatterns = [
     path("history", views.recent, name="recent"),

@@ -13,8 +13,10 @@ Luigi clients take the prefix without a trailing slash:
 ``--scheduler-url http://host/pipelines`` (Luigi appends ``/api/<method>``).
 """
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from scheduler.api import errors as api_errors
 
 urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="pipelines_schema"),
@@ -27,4 +29,6 @@ urlpatterns = [
     path("", include("scheduler.urls")),
     path("", include("history.urls")),
     path("", include("visualiser.urls")),
+    # Last: any other path under api/v1/ answers a JSON 404 (the REST API's error shape).
+    re_path(r"^api/v1/", api_errors.not_found),
 ]

@@ -23,3 +23,16 @@ class SchedulerUnavailable(SchedulerError):
     """The database is unreachable or too busy; the caller should retry."""
 
     status_code = 503
+
+
+class NotFound(SchedulerError):
+    """The task, worker or resource named does not exist."""
+
+    status_code = 404
+
+
+class NotApplicable(SchedulerError):
+    """An operator action that does not apply to the current state (e.g. retrying a
+    task that has not failed)."""
+
+    status_code = 409

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Left
 
 from .status import Status
 
@@ -143,6 +144,11 @@ class Task(models.Model):
             models.Index(
                 fields=["retry_at"], name="pl_task_retry_at", condition=Q(status=Status.FAILED)
             ),
+            # The REST API's task list orderings (the list must not sort every task).
+            models.Index(fields=["updated", "task_id"], name="pl_task_updated"),
+            models.Index(fields=["priority", "task_id"], name="pl_task_priority"),
+            # A prefix: a btree entry has a size limit, a display name has none.
+            models.Index(Left("display_name", 200), "task_id", name="pl_task_name"),
         ]
         permissions = [
             (

@@ -7,14 +7,16 @@ Client -> server, at any time (a new subscription replaces the previous one)::
     {"subscribe": "all"}
     {"subscribe": "family", "family": "MyTask"}
     {"subscribe": "task", "task_id": "MyTask_2024_01_abc"}     # its dependency graph
-    ... optionally with "since": <seq> to catch up after a reconnect
+    ... optionally with "since": <seq> to catch up after a reconnect,
+    and "snapshot": false for an opening without the tasks (just the seq)
 
 Server -> client:
 
 - ``{"type": "snapshot", "subscribe": ..., "seq": S, "tasks": {task_id: task}}``:
   the scope's tasks now, serialized like Luigi's task objects (graph nodes for
   a task subscription); ``"num_tasks": n`` instead of them beyond
-  ``max_shown_tasks``. Every event with a seq above ``S`` follows.
+  ``max_shown_tasks``; no ``tasks`` when the client sent ``"snapshot": false``.
+  Every event with a seq above ``S`` follows.
 - ``{"type": "catchup", "subscribe": ..., "since": N, "seq": S, "events": [...]}``:
   instead of a snapshot when ``since`` was given and the outbox still holds
   every event after it: the scope's events with ``N < seq <= S``.
@@ -24,6 +26,9 @@ Server -> client:
   ``"late": true`` on the rare event that committed after later ones had been
   sent (see ``visualiser.sequencer``).
 - ``{"type": "tasks", "tasks": {...}}``: tasks that joined a task's graph.
+- ``{"type": "progress", "tasks": {task_id: {"progress_percentage",
+  "status_message", "tracking_url"}}}``: running tasks of the scope whose
+  progress fields changed (polled, at most every ``LIVE_PROGRESS_INTERVAL`` s).
 - ``{"type": "resync", "reason": ...}`` then a new snapshot: the client fell too
   far behind, or the database was replaced.
 - ``{"type": "error", "error": ..., "detail": ...}``: a message that could not be
@@ -121,6 +126,9 @@ class TaskEventsConsumer(AsyncWebsocketConsumer):
                 events = subscription.take()
                 if events:
                     await self._send({"type": "events", "events": events})
+                changes = subscription.take_progress()
+                if changes:
+                    await self._send({"type": "progress", "tasks": changes})
                 if subscription.refresh_due() == 0:
                     await self._refresh(subscription)
         except asyncio.CancelledError:

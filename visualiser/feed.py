@@ -16,6 +16,8 @@ subscriber) and fills it from up to three sources, merged by a
   feed joins with a channel of its own.
 
 Pushes only lower the latency; a lost push is made up for by the tail.
+Progress of running tasks (not status changes, so not in the outbox) is polled
+by ``visualiser.progress`` while anyone listens, and delivered the same way.
 Subscribers (one per WebSocket subscription) get released events in batches,
 synchronously, on the loop; they filter and queue them, so the per-event work
 here is a dictionary lookup per subscriber.
@@ -36,6 +38,7 @@ from django.conf import settings
 
 from scheduler.service import feed as outbox
 
+from . import progress
 from .sequencer import Event, Sequencer
 
 logger = logging.getLogger(__name__)
@@ -71,6 +74,8 @@ class Listener(Protocol):
 
     def restart(self) -> None: ...
 
+    def deliver_progress(self, changes: dict[str, dict[str, Any]]) -> None: ...
+
 
 class Feed:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -98,6 +103,7 @@ class Feed:
                 (s for s in range(recent[0]["seq"], last) if s not in seen), self.clock()
             )
         self._tasks.append(self.loop.create_task(self._tail(), name="live-feed-tail"))
+        self._tasks.append(self.loop.create_task(self._watch_progress(), name="live-progress"))
         layer = cross_process_layer()
         if layer is not None:
             self._tasks.append(self.loop.create_task(self._listen(layer), name="live-feed-layer"))
@@ -166,6 +172,30 @@ class Feed:
                 continue
             now = self.clock()
             self._fan_out(self.sequencer.offer(events, now) + self.sequencer.tick(now))
+
+    async def _watch_progress(self) -> None:
+        watch = progress.ProgressWatch()
+        read = database_sync_to_async(progress.running_progress)
+        while True:
+            await asyncio.sleep(progress.interval())
+            if not self.listeners:
+                watch.known = None  # start from a fresh baseline when someone listens
+                continue
+            try:
+                changes = watch.changes(await read())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("live feed: reading running tasks' progress failed")
+                await asyncio.sleep(5.0)
+                continue
+            if changes:
+                for listener in list(self.listeners):
+                    try:
+                        listener.deliver_progress(changes)
+                    except Exception:
+                        logger.exception("live feed listener failed; dropping it")
+                        self.listeners.discard(listener)
 
     def _reset(self, top: int) -> None:
         assert self.sequencer is not None

@@ -12,6 +12,11 @@ marks it stale, and the consumer refreshes it at most every
 ``GRAPH_REFRESH`` seconds, sending the tasks that joined as a ``tasks`` message.
 Events of a joining task from before the refresh are not replayed; its current
 state is in that message.
+
+``"snapshot": false`` asks for no tasks in the opening (views that read them
+from the REST API, like the dashboard's paginated table): the snapshot message
+then carries only the seq. Progress of the scope's running tasks arrives as
+``progress`` messages (see ``visualiser.progress``).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class BadRequest(ValueError):
 class Scope:
     kind: str
     key: str | None = None  # the family or the task id
+    tasks: bool = True  # whether the opening snapshot lists the tasks
 
     @classmethod
     def parse(cls, message: Any) -> tuple[Scope, int | None]:
@@ -61,7 +67,10 @@ class Scope:
         since = message.get("since")
         if since is not None and (isinstance(since, bool) or not isinstance(since, int)):
             raise BadRequest('"since" must be an integer seq from an earlier message')
-        return cls(kind, key), since
+        tasks = message.get("snapshot", True)
+        if not isinstance(tasks, bool):
+            raise BadRequest('"snapshot" must be true or false')
+        return cls(kind, key, tasks), since
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"subscribe": self.kind}
@@ -89,8 +98,11 @@ def opening(scope: Scope, since: int | None, seq: int) -> dict[str, Any]:
         if events is not None:
             message = {"type": "catchup", **scope.as_dict(), "since": since, "seq": seq}
             return {**message, "events": events, "_members": members}
-    tasks = snapshot(scope)
     message = {"type": "snapshot", **scope.as_dict(), "seq": seq}
+    if not scope.tasks:
+        members = set(outbox.snapshot_graph(Ctx.make(), scope.key or "")) if scope.key else None
+        return {**message, "_members": members if scope.kind == "task" else None}
+    tasks = snapshot(scope)
     if set(tasks) == {"num_tasks"}:
         message["num_tasks"] = tasks["num_tasks"]
         tasks = {}
@@ -124,6 +136,7 @@ class Subscription:
         self.queued: list[Event] = []
         self.overflow = False
         self.restarted = False
+        self.progress: dict[str, dict[str, Any]] = {}
         self.wakeup = asyncio.Event()
 
     def matches(self, event: Event) -> bool:
@@ -154,6 +167,20 @@ class Subscription:
             self.queued = []
         if self.queued or self.overflow:
             self.wakeup.set()
+
+    def deliver_progress(self, changes: dict[str, dict[str, Any]]) -> None:
+        for task_id, fields in changes.items():
+            if self.scope.kind == "family" and fields["family"] != self.scope.key:
+                continue
+            if self.scope.kind == "task" and task_id not in (self.members or ()):
+                continue
+            self.progress[task_id] = {k: v for k, v in fields.items() if k != "family"}
+        if self.progress:
+            self.wakeup.set()
+
+    def take_progress(self) -> dict[str, dict[str, Any]]:
+        changes, self.progress = self.progress, {}
+        return changes
 
     def set_members(self, members: set[str]) -> None:
         """The graph's members as of the opening; drop queued events of others."""

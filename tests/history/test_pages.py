@@ -59,7 +59,8 @@ def test_time_filters(history, client):
     assert iso["count"] == 4
     bad = client.get(at("/api/v1/history/runs/"), {"since": "yesterday"})
     assert bad.status_code == 400
-    assert "neither an ISO 8601 time" in bad.json()["since"][0]
+    assert bad.json()["error"] == "invalid"
+    assert "neither an ISO 8601 time" in bad.json()["fields"]["since"][0]
     assert client.get(at("/history"), {"since": "yesterday"}).status_code == 400
 
 
@@ -142,7 +143,7 @@ def test_bad_data_on_by_params_is_a_400_that_says_why(history, client, data, why
 
     api = client.get(at("/api/v1/history/runs/"), {"family": "A", "data": data})
     assert api.status_code == 400
-    assert why in api.json()["data"][0]
+    assert why in api.json()["fields"]["data"][0] and why in api.json()["detail"]
 
 
 def test_by_params_without_data_is_a_400(db, client):

@@ -1,0 +1,80 @@
+"""GET /api/v1/history/events/: every recorded status change, filterable; and the
+history API shares the REST API's errors, pagination and viewer role."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import failed
+from tests.scheduler.conftest import T0
+
+URL = "/api/v1/history/events/"
+
+
+@pytest.fixture
+def events(sched, operator):
+    failed(sched, "Load_a", family="Load")
+    sched.advance(10)
+    sched.add("Other_b", family="Other")
+    operator.post("/api/v1/tasks/Load_a/retry/")
+    return sched
+
+
+def test_events_newest_first_with_run_and_task(events, api):
+    body = api.get(URL).json()
+    rows = [(e["task_id"], e["old_status"], e["status"], e["cause"]) for e in body["results"]]
+    assert rows == [
+        ("Load_a", "FAILED", "PENDING", "forgive_failures"),
+        ("Other_b", "", "PENDING", "add_task"),
+        ("Load_a", "RUNNING", "FAILED", "add_task"),
+        ("Load_a", "PENDING", "RUNNING", "get_work"),
+        ("Load_a", "", "PENDING", "add_task"),
+    ]
+    first = body["results"][0]
+    assert first["user"] == "op" and first["family"] == "Load" and isinstance(first["run"], int)
+    one = api.get(f"{URL}{first['id']}/").json()
+    assert one["id"] == first["id"] and one["cause"] == "forgive_failures"
+
+
+@pytest.mark.parametrize(
+    ("params", "count"),
+    [
+        ({"task_id": "Load_a"}, 4),
+        ({"family": "Other"}, 1),
+        ({"status": "PENDING"}, 3),
+        ({"cause": "get_work"}, 1),
+        ({"user": "op"}, 1),
+        ({"since": T0 + 5}, 1),  # the retry's clock is the real one: before T0
+        ({"until": T0 + 5}, 4),
+        ({"page_size": 2}, 5),
+    ],
+)
+def test_event_filters(events, api, params, count):
+    body = api.get(URL, params).json()
+    assert body["count"] == count
+    if "page_size" in params:
+        assert len(body["results"]) == 2 and body["next"]
+
+
+def test_event_run_filter_and_bad_input(events, api):
+    run = api.get(URL, {"task_id": "Other_b"}).json()["results"][0]["run"]
+    assert api.get(URL, {"run": run}).json()["count"] == 1
+    bad = api.get(URL, {"run": "latest"})
+    assert bad.status_code == 400
+    assert bad.json() == {
+        "error": "invalid",
+        "detail": "run: 'latest' is not a run id (an integer)",
+        "fields": {"run": ["'latest' is not a run id (an integer)"]},
+    }
+    assert api.get(URL, {"since": "soon"}).json()["error"] == "invalid"
+    missing = api.get(f"{URL}999999/")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+def test_history_needs_the_viewer_role_when_anonymous_reads_are_off(events, api, viewer, settings):
+    settings.SCHEDULER_ANONYMOUS_READ = False
+    for url in (URL, "/api/v1/history/runs/", "/api/v1/tasks/", "/api/v1/workers/"):
+        refused = api.get(url)
+        assert refused.status_code == 403, url
+        assert refused.json()["error"] in ("not_authenticated", "permission_denied")
+        assert viewer.get(url).status_code == 200
