@@ -94,6 +94,8 @@ class FamilyViewSet(viewsets.ViewSet):
     permission_classes = [CanView]
 
     def retrieve(self, request: Request, name: str) -> Response:
+        if "\x00" in name:
+            raise ValidationError({"name": ["contains a NUL character"]})
         stats = family_stats(name)
         if not stats.runs:
             raise NotFound(f"no runs of task family {name!r} are recorded")

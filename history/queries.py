@@ -53,6 +53,14 @@ class BadQuery(ValueError):
         self.message = message
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_params(raw: str | None) -> dict[str, str]:
     """The ``data`` of by_params: a JSON object whose values are strings (Luigi
     sends every parameter serialised as a string)."""
@@ -66,6 +74,11 @@ def parse_params(raw: str | None) -> dict[str, str]:
         kind = _JSON_KINDS.get(type(value), type(value).__name__)
         raise BadQuery("data", f"must be a JSON object of parameters, not {kind}")
     for name, item in value.items():
+        for text in (name, item) if isinstance(item, str) else (name,):
+            if "\x00" in text:
+                raise BadQuery("data", f"parameter {name!r} contains a NUL character")
+            if not text.isascii() and not _encodable(text):
+                raise BadQuery("data", f"parameter {name!r} contains a lone surrogate (\\ud8xx)")
         if not isinstance(item, str):
             raise BadQuery(
                 "data",

@@ -61,7 +61,11 @@ PARAMETERS: dict[str, dict] = {
     "data": {
         "content": {
             "application/json": {
-                "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+                "schema": {
+                    "type": "object",
+                    "propertyNames": {"pattern": _NO_NUL},
+                    "additionalProperties": {"type": "string", "pattern": _NO_NUL},
+                }
             }
         }
     },

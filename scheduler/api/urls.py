@@ -9,7 +9,9 @@ from . import views
 
 class IdRouter(SimpleRouter):
     """Ids may contain '/', so ``{id}/graph/`` could also read as the id ``x/graph``:
-    the routes of detail actions are tried before the plain detail route."""
+    the routes of detail actions are tried before the plain detail route. (So the
+    detail of a task whose id is ``counts`` or ends in ``/graph``, ``/retry``, ... is
+    out of reach by path; its list item, graph and actions are not.)"""
 
     routes = [
         SimpleRouter.routes[0],  # list

@@ -48,7 +48,8 @@ from .serializers import (
     WorkerSerializer,
 )
 
-ANY_ID = ".+"
+# Any character, newlines included ('.' would stop at one).
+ANY_ID = r"[\s\S]+"
 
 
 def _user(request: Request) -> str | None:

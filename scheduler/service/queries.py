@@ -30,6 +30,7 @@ from ..policy import task_id_family_guess
 from ..status import Status, Upstream
 from . import sql
 from .reads import _BASE
+from .upstream import label_closure, walk_up
 
 # Display statuses a task list can be filtered by, in the order counts list them.
 DISPLAY_STATUSES = (
@@ -301,11 +302,17 @@ def task_counts(f: TaskFilter) -> dict[str, int]:
 
 
 def upstream_labels(task_ids: list[str], blocked: Blocked | None = None) -> dict[str, str]:
-    """UPSTREAM_DISABLED / UPSTREAM_FAILED for those of these PENDING tasks that have one
-    (one query unless ``blocked`` is given; none for an empty list)."""
+    """UPSTREAM_DISABLED / UPSTREAM_FAILED for those of these PENDING tasks that have one:
+    from ``blocked`` if given, else by walking up from them (one query; a second, the
+    blocked sets, only when their upstream is too large to walk); none for no tasks."""
     if not task_ids:
         return {}
-    return (blocked or blocked_tasks()).labels(task_ids)
+    if blocked is None:
+        edges = walk_up(task_ids)
+        if edges is not None:
+            return label_closure(task_ids, edges)
+        blocked = blocked_tasks()
+    return blocked.labels(task_ids)
 
 
 def neighbours(task_id: str) -> tuple[list[dict], list[dict]]:

@@ -78,3 +78,19 @@ def test_history_needs_the_viewer_role_when_anonymous_reads_are_off(events, api,
         assert refused.status_code == 403, url
         assert refused.json()["error"] in ("not_authenticated", "permission_denied")
         assert viewer.get(url).status_code == 200
+
+
+def test_nul_in_history_filters_is_a_400(db, api):
+    # PostgreSQL text cannot hold NUL: a clear 400, not a database error.
+    for params in (
+        {"task_id": "a\x00"},
+        {"data": '{"\\u0000": "x"}'},
+        {"data": '{"a": "\\u0000"}'},
+    ):
+        response = api.get("/api/v1/history/runs/", params)
+        assert response.status_code == 400, params
+        assert "NUL" in response.json()["detail"]
+    assert api.get(URL, {"cause": "\x00"}).status_code == 400
+    assert api.get("/api/v1/history/families/a%00b/").status_code == 400
+    lone = api.get("/api/v1/history/runs/", {"data": '{"a": "\\ud800"}'})
+    assert lone.status_code == 400 and "surrogate" in lone.json()["detail"]

@@ -59,7 +59,14 @@ def test_unknown_task_is_a_404(db, api):
 
 @pytest.mark.parametrize(
     "task_id",
-    ["data/2024/01/load_abc", "with space & ünïcødé ✓", "trailing/", "counts/x", "a?b#c%d"],
+    [
+        "data/2024/01/load_abc",
+        "with space & ünïcødé ✓",
+        "trailing/",
+        "counts/x",
+        "a?b#c%d",
+        "two\nlines",
+    ],
 )
 def test_ids_with_any_character_work_percent_encoded(sched, api, operator, task_id):
     sched.add(task_id, family="Odd", deps=["dep/one"])
