@@ -16,6 +16,8 @@ from .permissions import can_view
 
 # URL namespaces whose pages need the viewer role (REST views check for themselves).
 PAGE_NAMESPACES = frozenset({"pipelines_history", "pipelines_visualiser"})
+# Their JSON endpoints, which refuse with a JSON 403 of their own.
+JSON_VIEWS = frozenset({"graph-layout"})
 
 
 class BodySizeLimitMiddleware:
@@ -55,6 +57,8 @@ class ViewerRequiredMiddleware:
             return None
         if match.url_name == "index" and request.method == "HEAD":
             return None
+        if match.url_name in JSON_VIEWS:
+            return None  # answers 403 in JSON itself
         if request.path.startswith("/api/") or can_view(request.user):
             return None
         if not request.user.is_authenticated:
@@ -105,17 +109,17 @@ class RejectNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        where = None
         if "\x00" in request.path:
-            where = "the path"
-        else:
-            for name, values in request.GET.lists():
-                if "\x00" in name or any("\x00" in value for value in values):
-                    where = f"query parameter {name!r}"
-                    break
-        if where is not None:
-            return JsonResponse(
-                {"error": "invalid argument", "detail": f"{where} contains a NUL character"},
-                status=400,
-            )
+            return self._refuse("the path", None)
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                return self._refuse(f"query parameter {name!r}", name)
         return self.get_response(request)
+
+    @staticmethod
+    def _refuse(where: str, field: str | None) -> JsonResponse:
+        message = f"{where} contains a NUL character"
+        body: dict[str, Any] = {"error": "invalid", "detail": message}
+        if field is not None:
+            body["fields"] = {field: [message]}  # the REST API's validation shape
+        return JsonResponse(body, status=400)

@@ -99,6 +99,7 @@ def _tighten(path: str, parameter: dict) -> None:
 
 _WHEN = {
     "400": "Bad input (the detail names the parameter).",
+    "401": "No credentials, or unknown or revoked ones (a Basic challenge comes along).",
     "403": "Not allowed for this user (viewer or operator role needed).",
     "404": "No such object (or page).",
     "405": "Method not allowed.",
@@ -121,7 +122,7 @@ def add_error_responses(result: dict, generator: Any, request: Any, public: Any)
             for parameter in operation.get("parameters", []):
                 _tighten(path, parameter)
             responses = operation.setdefault("responses", {})
-            codes = ["400", "403", "404", "405", "503"]
+            codes = ["400", "401", "403", "404", "405", "503"]
             if method in ("post", "patch", "put", "delete"):
                 codes.append("409")
             for code in codes:

@@ -156,10 +156,12 @@ def test_rest_api_roles(client: Client, token, people):
     for role in Role:
         assert client.get(url, headers=bearer(token(role.value))).status_code == 200, role
     assert client.get(url, headers=basic("prometheus", token("viewer"))).status_code == 200
-    # Unsafe methods need the operator role (history's API is read-only: 405 after that).
-    assert client.post(url, headers=bearer(token("viewer"))).status_code == 403
-    assert client.post(url, headers=bearer(token("worker"))).status_code == 403
+    # History's API is read-only; operator actions need the operator role.
     assert client.post(url, headers=bearer(token("operator"))).status_code == 405
+    action = "/api/v1/tasks/Nope/retry/"
+    assert client.post(action, headers=bearer(token("viewer"))).status_code == 403
+    assert client.post(action, headers=bearer(token("worker"))).status_code == 403
+    assert client.post(action, headers=bearer(token("operator"))).status_code == 404
     session = Client(enforce_csrf_checks=True)
     session.force_login(people["viewer"])
     assert session.get(url).status_code == 200
