@@ -9,7 +9,6 @@ suite: it needs the PostgreSQL server binaries, which that leg has.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -27,10 +26,7 @@ from tests.reliability.processes import PrivatePostgres, SchedulerProcess, postg
 
 pytestmark = [
     pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL server binaries not installed"),
-    pytest.mark.skipif(
-        "postgres" not in os.environ.get("DATABASE_URL", ""),
-        reason="PostgreSQL leg only (this test starts its own PostgreSQL cluster)",
-    ),
+    pytest.mark.postgres_only,  # the PostgreSQL leg runs it; the SQLite leg deselects it
 ]
 
 N = 16

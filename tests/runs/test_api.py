@@ -44,7 +44,7 @@ def test_an_operator_queues_a_run_in_one_transaction_with_the_queue_entry(as_ope
 def test_viewers_read_runs_but_may_not_trigger_them(client):
     PipelineRun.objects.create(module="examples.daily", family="DailyReport")
     denied = post(client, DAILY)
-    assert denied.status_code == 403
+    assert denied.status_code == 401  # anonymous: a challenge
     assert denied.json()["error"] == "not_authenticated"
     listed = client.get(runs_url()).json()
     assert listed["count"] == 1 and listed["results"][0]["family"] == "DailyReport"
