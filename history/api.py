@@ -20,6 +20,7 @@ from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from scheduler.api.base import PipelinesApiMixin
 from scheduler.api.pagination import ApiPagination
 from scheduler.permissions import CanView
 
@@ -69,7 +70,7 @@ class HistoryPagination(ApiPagination):
     """The REST API's pagination (kept under this name for importers)."""
 
 
-class RunViewSet(viewsets.ReadOnlyModelViewSet):
+class RunViewSet(PipelinesApiMixin, viewsets.ReadOnlyModelViewSet):
     """Runs, newest activity first; one run with its events and error."""
 
     filter_backends = [RunFilter]
@@ -85,7 +86,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         return RunDetailSerializer if self.action == "retrieve" else RunSerializer
 
 
-class FamilyViewSet(viewsets.ViewSet):
+class FamilyViewSet(PipelinesApiMixin, viewsets.ViewSet):
     """Success rate and duration percentiles of a task family."""
 
     lookup_field = "name"
@@ -167,7 +168,7 @@ class EventListSerializer(EventSerializer):
         fields = ["id", "run", "task_id", "family", *EventSerializer.Meta.fields[1:]]
 
 
-class EventViewSet(viewsets.ReadOnlyModelViewSet):
+class EventViewSet(PipelinesApiMixin, viewsets.ReadOnlyModelViewSet):
     """Status changes as recorded, newest first; one event by id."""
 
     filter_backends = [EventFilter]

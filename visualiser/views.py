@@ -57,7 +57,11 @@ def index(request: HttpRequest) -> HttpResponse:
     if request.method == "HEAD":
         return HttpResponse(status=204)  # luigid's health check
     counts = status_counts(Ctx.make()) if can_view(request.user) else {}
-    return _page(request, "overview.html", "overview", counts=counts)
+    # Luigi joins "/api/<method>" onto the URL's path: no trailing slash under a prefix.
+    scheduler_url = request.build_absolute_uri(reverse("pipelines_visualiser:index"))
+    if scheduler_url.count("/") > 3:
+        scheduler_url = scheduler_url.rstrip("/")
+    return _page(request, "overview.html", "overview", counts=counts, scheduler_url=scheduler_url)
 
 
 @require_safe

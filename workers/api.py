@@ -22,6 +22,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from scheduler.api.base import PipelinesApiMixin
 from scheduler.permissions import CanOperate, CanView
 from workers import runs
 from workers.models import PipelineRun, RunState, RunTrigger
@@ -106,6 +107,7 @@ def error_body(exc: Exception, context: dict[str, Any]) -> Response | None:
 
 
 class RunViewSet(
+    PipelinesApiMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,

@@ -74,11 +74,12 @@ PARAMETERS: dict[str, dict] = {
 
 def _tighten(path: str, parameter: dict) -> None:
     name = parameter.get("name")
-    if name == "status" and path.startswith("/api/v1/tasks/"):
+    tasks = "/api/v1/tasks/" in path  # wherever the API is mounted
+    if name == "status" and tasks:
         from ..service.queries import DISPLAY_STATUSES
 
         parameter.update(_comma_list({"type": "string", "enum": list(DISPLAY_STATUSES)}))
-    elif name == "family" and path.startswith("/api/v1/tasks/"):
+    elif name == "family" and tasks:
         parameter.update(_comma_list({"type": "string", "pattern": "^[^\\x00,]+$"}))
     elif name == "status":
         parameter["schema"] = _TEXT

@@ -36,6 +36,7 @@ from ..service.queries import (
 from ..service.registry import workers_map
 from ..service.task_graph import DIRECTIONS, task_graph
 from ..status import Status
+from .base import PipelinesApiMixin
 from .conditional import ETagMixin
 from .pagination import ApiPagination
 from .serializers import (
@@ -101,7 +102,7 @@ def _action_schema(summary: str) -> Any:
         responses=TaskDetailSerializer,
     ),
 )
-class TaskViewSet(ETagMixin, OperatorActionsMixin, viewsets.GenericViewSet):
+class TaskViewSet(PipelinesApiMixin, ETagMixin, OperatorActionsMixin, viewsets.GenericViewSet):
     """Tasks: reads for the viewer role, actions (POST) for the operator role."""
 
     serializer_class = TaskSerializer
@@ -203,7 +204,7 @@ class TaskViewSet(ETagMixin, OperatorActionsMixin, viewsets.GenericViewSet):
 
 
 @extend_schema_view(list=extend_schema(summary="Workers, most recently seen first"))
-class WorkerViewSet(ETagMixin, OperatorActionsMixin, viewsets.GenericViewSet):
+class WorkerViewSet(PipelinesApiMixin, ETagMixin, OperatorActionsMixin, viewsets.GenericViewSet):
     """Workers that called in: reads for the viewer role, disable for the operator role."""
 
     serializer_class = WorkerSerializer
@@ -241,7 +242,7 @@ class WorkerViewSet(ETagMixin, OperatorActionsMixin, viewsets.GenericViewSet):
         "a name not yet known gets a limit too, as Luigi's update_resource does.",
     ),
 )
-class ResourceViewSet(ETagMixin, OperatorActionsMixin, viewsets.GenericViewSet):
+class ResourceViewSet(PipelinesApiMixin, ETagMixin, OperatorActionsMixin, viewsets.GenericViewSet):
     """Resources: reads for the viewer role, limits set by the operator role."""
 
     serializer_class = ResourceSerializer

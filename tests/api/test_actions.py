@@ -11,10 +11,11 @@ import pytest
 from history.models import Event
 from scheduler.models import Resource, StatusEvent, Worker
 from tests.api.conftest import failed
+from tests.urls import at
 
 
 def post(client, task_id: str, action: str):
-    return client.post(f"/api/v1/tasks/{quote(task_id, safe='')}/{action}/")
+    return client.post(at(f"/api/v1/tasks/{quote(task_id, safe='')}/{action}/"))
 
 
 def last_event(task_id: str) -> StatusEvent:
@@ -63,7 +64,7 @@ def test_retry_a_scheduler_disabled_task_re_enables_it_first(sched, operator, au
 
 
 def test_re_enable(sched, operator, auto_disabled):
-    detail = operator.get(f"/api/v1/tasks/{auto_disabled}/").json()
+    detail = operator.get(at(f"/api/v1/tasks/{auto_disabled}/")).json()
     assert detail["scheduler_disabled"] is True and detail["actions"]["re_enable"] is True
     response = post(operator, auto_disabled, "re-enable")
     assert response.status_code == 200
@@ -128,7 +129,7 @@ def test_only_operators_act(sched, api, viewer, operator):
     assert "operator role" in refused.json()["detail"]
     assert sched.status("Load_a") == "FAILED"
     assert post(operator, "Nope", "retry").status_code == 404
-    wrong_method = operator.get("/api/v1/tasks/Load_a/retry/")
+    wrong_method = operator.get(at("/api/v1/tasks/Load_a/retry/"))
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"] == "method_not_allowed"
 
@@ -136,25 +137,25 @@ def test_only_operators_act(sched, api, viewer, operator):
 def test_disable_worker(sched, api, operator):
     sched.add("Load_a", worker="w1")
     assert post(api, "x", "retry").status_code == 401
-    assert api.post("/api/v1/workers/w1/disable/").status_code == 401
-    response = operator.post("/api/v1/workers/w1/disable/")
+    assert api.post(at("/api/v1/workers/w1/disable/")).status_code == 401
+    response = operator.post(at("/api/v1/workers/w1/disable/"))
     assert response.status_code == 200, response.content
     assert response.json()["worker_id"] == "w1" and response.json()["disabled"] is True
     assert Worker.objects.get(pk="w1").disabled
     # Like Luigi's disable_worker: it gets no work any more.
     assert sched.next_id("w1") is None
-    assert operator.post("/api/v1/workers/w1/disable/").status_code == 409
-    unknown = operator.post("/api/v1/workers/nobody/disable/")
+    assert operator.post(at("/api/v1/workers/w1/disable/")).status_code == 409
+    unknown = operator.post(at("/api/v1/workers/nobody/disable/"))
     assert unknown.status_code == 404 and not Worker.objects.filter(pk="nobody").exists()
 
 
 def test_patch_resource_limit(db, api, viewer, operator):
-    assert viewer.patch("/api/v1/resources/db/", {"limit": 4}, format="json").status_code == 403
-    response = operator.patch("/api/v1/resources/db/", {"limit": 4}, format="json")
+    assert viewer.patch(at("/api/v1/resources/db/"), {"limit": 4}, format="json").status_code == 403
+    response = operator.patch(at("/api/v1/resources/db/"), {"limit": 4}, format="json")
     assert response.status_code == 200, response.content
     assert response.json() == {"name": "db", "limit": 4, "in_use": 0, "running": []}
     assert Resource.objects.get(pk="db").amount == 4
-    assert api.get("/api/v1/resources/db/").json()["limit"] == 4
+    assert api.get(at("/api/v1/resources/db/")).json()["limit"] == 4
 
 
 @pytest.mark.parametrize(
@@ -166,7 +167,7 @@ def test_patch_resource_limit(db, api, viewer, operator):
     ],
 )
 def test_bad_resource_limits_are_400s(db, operator, body, words):
-    response = operator.patch("/api/v1/resources/db/", body, format="json")
+    response = operator.patch(at("/api/v1/resources/db/"), body, format="json")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid"
     assert response.json()["detail"].startswith("limit: ") and words in response.json()["detail"]
@@ -175,14 +176,14 @@ def test_bad_resource_limits_are_400s(db, operator, body, words):
 
 def test_patch_without_a_limit_changes_nothing(db, operator):
     Resource.objects.create(name="db", amount=2)
-    response = operator.patch("/api/v1/resources/db/", {}, format="json")
+    response = operator.patch(at("/api/v1/resources/db/"), {}, format="json")
     assert response.status_code == 200 and response.json()["limit"] == 2
-    assert operator.patch("/api/v1/resources/other/", {}, format="json").status_code == 404
+    assert operator.patch(at("/api/v1/resources/other/"), {}, format="json").status_code == 404
 
 
 def test_malformed_json_body_is_a_400(db, operator):
     response = operator.generic(
-        "PATCH", "/api/v1/resources/db/", "{nope", content_type="application/json"
+        "PATCH", at("/api/v1/resources/db/"), "{nope", content_type="application/json"
     )
     assert response.status_code == 400
     assert (

@@ -7,8 +7,9 @@ import pytest
 
 from tests.api.conftest import failed
 from tests.scheduler.conftest import T0
+from tests.urls import at
 
-URL = "/api/v1/history/events/"
+URL = at("/api/v1/history/events/")
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def events(sched, operator):
     failed(sched, "Load_a", family="Load")
     sched.advance(10)
     sched.add("Other_b", family="Other")
-    operator.post("/api/v1/tasks/Load_a/retry/")
+    operator.post(at("/api/v1/tasks/Load_a/retry/"))
     return sched
 
 
@@ -73,7 +74,7 @@ def test_event_run_filter_and_bad_input(events, api):
 
 def test_history_needs_the_viewer_role_when_anonymous_reads_are_off(events, api, viewer, settings):
     settings.SCHEDULER_ANONYMOUS_READ = False
-    for url in (URL, "/api/v1/history/runs/", "/api/v1/tasks/", "/api/v1/workers/"):
+    for url in (URL, at("/api/v1/history/runs/"), at("/api/v1/tasks/"), at("/api/v1/workers/")):
         refused = api.get(url)
         assert refused.status_code == 401, url  # anonymous: a challenge, not a refusal
         assert refused.json()["error"] in ("not_authenticated", "permission_denied")
@@ -87,10 +88,10 @@ def test_nul_in_history_filters_is_a_400(db, api):
         {"data": '{"\\u0000": "x"}'},
         {"data": '{"a": "\\u0000"}'},
     ):
-        response = api.get("/api/v1/history/runs/", params)
+        response = api.get(at("/api/v1/history/runs/"), params)
         assert response.status_code == 400, params
         assert "NUL" in response.json()["detail"]
     assert api.get(URL, {"cause": "\x00"}).status_code == 400
-    assert api.get("/api/v1/history/families/a%00b/").status_code == 400
-    lone = api.get("/api/v1/history/runs/", {"data": '{"a": "\\ud800"}'})
+    assert api.get(at("/api/v1/history/families/a%00b/")).status_code == 400
+    lone = api.get(at("/api/v1/history/runs/"), {"data": '{"a": "\\ud800"}'})
     assert lone.status_code == 400 and "surrogate" in lone.json()["detail"]

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from scheduler.models import Resource
 from tests.api.conftest import failed
+from tests.urls import at
 
 
 def queries(client, url: str, params: dict | None = None) -> int:
@@ -31,14 +32,14 @@ def populate(sched, n: int) -> None:
 
 def test_lists_and_detail_cost_a_fixed_number_of_queries(sched, api):
     urls = [
-        ("/api/v1/tasks/", {"page_size": 100}),
-        ("/api/v1/tasks/", {"status": "UPSTREAM_FAILED,PENDING,RUNNING", "search": "T"}),
-        ("/api/v1/tasks/counts/", {}),
-        ("/api/v1/tasks/counts/", {"family": "T"}),
-        ("/api/v1/workers/", {"page_size": 100}),
-        ("/api/v1/resources/", {"page_size": 100}),
-        ("/api/v1/tasks/Root_2/", {}),
-        ("/api/v1/tasks/Root_2/graph/", {"direction": "both"}),
+        (at("/api/v1/tasks/"), {"page_size": 100}),
+        (at("/api/v1/tasks/"), {"status": "UPSTREAM_FAILED,PENDING,RUNNING", "search": "T"}),
+        (at("/api/v1/tasks/counts/"), {}),
+        (at("/api/v1/tasks/counts/"), {"family": "T"}),
+        (at("/api/v1/workers/"), {"page_size": 100}),
+        (at("/api/v1/resources/"), {"page_size": 100}),
+        (at("/api/v1/tasks/Root_2/"), {}),
+        (at("/api/v1/tasks/Root_2/graph/"), {"direction": "both"}),
     ]
     populate(sched, 2)
     small = [queries(api, url, params) for url, params in urls]

@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
 from tests.api.conftest import failed
+from tests.urls import at
 
-schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
+schema = schemathesis.openapi.from_wsgi(at("/api/v1/schema/?format=json"), get_wsgi_application())
 # Requests that follow the schema (bad input has its own tests, per endpoint).
 schema.config.generation.update(modes=[GenerationMode.POSITIVE], with_security_parameters=False)
 # Random (fuzzing) cases only, max_examples per operation: bounded and quick.

@@ -7,8 +7,9 @@ from urllib.parse import quote
 import pytest
 
 from tests.api.conftest import failed
+from tests.urls import at
 
-URL = "/api/v1/tasks/"
+URL = at("/api/v1/tasks/")
 
 
 def path(task_id: str, suffix: str = "") -> str:

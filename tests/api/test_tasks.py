@@ -8,8 +8,9 @@ import pytest
 
 from tests.api.conftest import failed
 from tests.scheduler.conftest import T0
+from tests.urls import at
 
-URL = "/api/v1/tasks/"
+URL = at("/api/v1/tasks/")
 
 
 def ids(payload: dict) -> list[str]:

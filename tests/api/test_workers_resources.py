@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scheduler.models import Resource
+from tests.urls import at
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def busy(sched, settings):
 
 def test_workers(busy, api, settings):
     busy("disable_worker", worker="w2")
-    body = api.get("/api/v1/workers/").json()
+    body = api.get(at("/api/v1/workers/")).json()
     assert body["count"] == 2
     workers = {w["worker_id"]: w for w in body["results"]}
     w1 = workers["w1"]
@@ -50,13 +51,13 @@ def test_workers(busy, api, settings):
 
 
 def test_resources(busy, api):
-    body = api.get("/api/v1/resources/").json()
+    body = api.get(at("/api/v1/resources/")).json()
     assert body["count"] == 3 and body["next"] is None
     by_name = {r["name"]: r for r in body["results"]}
     assert by_name["db"] == {"name": "db", "limit": 3, "in_use": 3, "running": ["Load_a", "Load_b"]}
     assert by_name["gpu"] == {"name": "gpu", "limit": 1, "in_use": 0, "running": []}
     # Set at run time (update_resource): listed though not configured.
     assert by_name["slots"] == {"name": "slots", "limit": 7, "in_use": 0, "running": []}
-    one = api.get("/api/v1/resources/slots/").json()
+    one = api.get(at("/api/v1/resources/slots/")).json()
     assert one == by_name["slots"]
-    assert api.get("/api/v1/resources/nope/").status_code == 404
+    assert api.get(at("/api/v1/resources/nope/")).status_code == 404
