@@ -25,7 +25,8 @@ from django.http.request import split_domain_port, validate_host
 
 from .auth import protocol
 from .auth.conf import auth_enabled
-from .views import dispatch, encode, error_body, too_large_body
+from .errors import error_body
+from .views import dispatch, encode, too_large_body
 
 _ROUTE = re.compile(r"^/api/(?P<method>[A-Za-z_][A-Za-z0-9_]*)/?$")
 

@@ -1,5 +1,14 @@
 """The scheduler's errors; scheduler.views maps them to HTTP answers."""
 
+from __future__ import annotations
+
+from typing import Any
+
+
+def error_body(error: str, detail: str, **extra: Any) -> dict:
+    """Every JSON error of the project: ``{"error": code, "detail": message, ...}``."""
+    return {"error": error, "detail": detail, **extra}
+
 
 class SchedulerError(Exception):
     """Base class: something the caller asked for cannot be done."""

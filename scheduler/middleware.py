@@ -12,6 +12,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 
 from . import dbhealth
+from .errors import error_body
 from .permissions import can_view
 
 # URL namespaces whose pages need the viewer role (REST views check for themselves).
@@ -69,7 +70,7 @@ class ViewerRequiredMiddleware:
 
 def _unavailable(detail: str) -> JsonResponse:
     response = JsonResponse(
-        {"error": "database unavailable", "detail": f"{detail}; retry shortly"}, status=503
+        error_body("database unavailable", f"{detail}; retry shortly"), status=503
     )
     response["Retry-After"] = "1"
     return response
@@ -119,7 +120,6 @@ class RejectNulMiddleware:
     @staticmethod
     def _refuse(where: str, field: str | None) -> JsonResponse:
         message = f"{where} contains a NUL character"
-        body: dict[str, Any] = {"error": "invalid", "detail": message}
-        if field is not None:
-            body["fields"] = {field: [message]}  # the REST API's validation shape
-        return JsonResponse(body, status=400)
+        # With a field: the REST API's validation shape.
+        extra = {} if field is None else {"fields": {field: [message]}}
+        return JsonResponse(error_body("invalid", message, **extra), status=400)

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_safe
 from . import dbhealth, rpc
 from .auth import protocol
 from .auth.identity import REALM, BadCredentials, user_for_header
-from .errors import InvalidArgument, SchedulerError, SchedulerUnavailable
+from .errors import InvalidArgument, SchedulerError, SchedulerUnavailable, error_body
 from .metrics import collect
 from .metrics.rpc import observe
 from .permissions import can_view
@@ -74,10 +74,6 @@ def check_storable(data: dict) -> None:
                 raise InvalidArgument(name, "contains a lone surrogate (not UTF-8)") from None
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
             raise InvalidArgument(name, "an integer beyond 64 bits")
-
-
-def error_body(error: str, detail: str) -> dict:
-    return {"error": error, "detail": detail}
 
 
 def too_large_body() -> dict:

@@ -11,7 +11,7 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
-from scheduler.errors import InvalidArgument, NotFound
+from scheduler.errors import InvalidArgument, NotFound, error_body
 from scheduler.permissions import can_operate, can_view
 from scheduler.service import Ctx
 from scheduler.service.reads import status_counts
@@ -64,22 +64,23 @@ def index(request: HttpRequest) -> HttpResponse:
     return _page(request, "overview.html", "overview", counts=counts, scheduler_url=scheduler_url)
 
 
-@require_safe
-@ensure_csrf_cookie
-def task(request: HttpRequest) -> HttpResponse:
+def _task_page(request: HttpRequest, page: str) -> HttpResponse:
     task_id = _task_id(request)
     if task_id is None:
         return _missing_id()
-    return _page(request, "task.html", "task", task_id=task_id)
+    return _page(request, f"{page}.html", page, task_id=task_id)
+
+
+@require_safe
+@ensure_csrf_cookie
+def task(request: HttpRequest) -> HttpResponse:
+    return _task_page(request, "task")
 
 
 @require_safe
 @ensure_csrf_cookie
 def task_graph(request: HttpRequest) -> HttpResponse:
-    task_id = _task_id(request)
-    if task_id is None:
-        return _missing_id()
-    return _page(request, "graph.html", "graph", task_id=task_id)
+    return _task_page(request, "graph")
 
 
 @require_safe
@@ -93,7 +94,7 @@ def resources(request: HttpRequest) -> HttpResponse:
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:
-    return JsonResponse({"error": code, "detail": detail}, status=status)
+    return JsonResponse(error_body(code, detail), status=status)
 
 
 @require_safe

@@ -16,7 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..errors import InvalidArgument, NotApplicable, NotFound, SchedulerError
+from ..errors import InvalidArgument, NotApplicable, NotFound, SchedulerError, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +25,6 @@ _CODES = {
     NotFound: "not_found",
     NotApplicable: "conflict",
 }
-
-
-def error_body(error: str, detail: str, **extra: Any) -> dict:
-    return {"error": error, "detail": detail, **extra}
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[str]:
