@@ -41,15 +41,23 @@ def reject_nul(query: Any) -> None:
             raise ValidationError({name: ["contains a NUL character"]})
 
 
-class RunFilter(BaseFilterBackend):
-    """The query-string filters of ``history.queries`` (in the schema too)."""
+class _QueryFilter(BaseFilterBackend):
+    """Query-string filters from ``history.queries`` (listed in the schema too); a bad
+    value is a 400 naming the parameter."""
+
+    filters: dict[str, str] = {}
+    integers: frozenset[str] = frozenset()
+    list_only = False
+
+    def apply(self, queryset: Any, query: Any) -> Any:
+        raise NotImplementedError
 
     def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
-        if getattr(view, "action", None) != "list":
+        if self.list_only and getattr(view, "action", None) != "list":
             return queryset
         reject_nul(request.query_params)
         try:
-            return filter_runs(queryset, request.query_params)
+            return self.apply(queryset, request.query_params)
         except BadQuery as exc:
             raise ValidationError({exc.parameter: [exc.message]}) from None
 
@@ -60,10 +68,18 @@ class RunFilter(BaseFilterBackend):
                 "required": False,
                 "in": "query",
                 "description": description,
-                "schema": {"type": "string"},
+                "schema": {"type": "integer" if name in self.integers else "string"},
             }
-            for name, description in FILTERS.items()
+            for name, description in self.filters.items()
         ]
+
+
+class RunFilter(_QueryFilter):
+    filters = FILTERS
+    list_only = True
+
+    def apply(self, queryset: Any, query: Any) -> Any:
+        return filter_runs(queryset, query)
 
 
 class HistoryPagination(ApiPagination):
@@ -138,25 +154,12 @@ def filter_events(queryset: Any, query: Any) -> Any:
     return queryset
 
 
-class EventFilter(BaseFilterBackend):
-    def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
-        reject_nul(request.query_params)
-        try:
-            return filter_events(queryset, request.query_params)
-        except BadQuery as exc:
-            raise ValidationError({exc.parameter: [exc.message]}) from None
+class EventFilter(_QueryFilter):
+    filters = EVENT_FILTERS
+    integers = frozenset({"run"})
 
-    def get_schema_operation_parameters(self, view: Any) -> list[dict]:
-        return [
-            {
-                "name": name,
-                "required": False,
-                "in": "query",
-                "description": description,
-                "schema": {"type": "integer" if name == "run" else "string"},
-            }
-            for name, description in EVENT_FILTERS.items()
-        ]
+    def apply(self, queryset: Any, query: Any) -> Any:
+        return filter_events(queryset, query)
 
 
 class EventListSerializer(EventSerializer):
