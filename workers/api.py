@@ -18,11 +18,11 @@ from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from scheduler.api.base import PipelinesApiMixin
+from scheduler.api.pagination import ApiPagination
 from scheduler.permissions import CanOperate, CanView
 from workers import runs
 from workers.models import PipelineRun, RunState, RunTrigger
@@ -77,12 +77,6 @@ class PipelineRunSerializer(serializers.ModelSerializer):
             return None
 
 
-class RunPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
 def error_body(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every error as ``{"error": code, "detail": message}``."""
     if isinstance(exc, Http404):
@@ -115,7 +109,7 @@ class RunViewSet(
 ):
     """Pipeline runs: trigger one (operators), list and inspect them (viewers)."""
 
-    pagination_class = RunPagination
+    pagination_class = ApiPagination
     serializer_class = PipelineRunSerializer
 
     def get_permissions(self) -> list[Any]:
