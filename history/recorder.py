@@ -14,6 +14,7 @@ task, so two changes never race for the same task's latest run.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from functools import cache
 from typing import Any
 
@@ -171,3 +172,81 @@ def record(sender: Any = None, change: Any = None, task: Any = None, **_: Any) -
                 change.user,
             ],
         )
+
+
+def record_many(sender: Any = None, changes: Any = (), tasks: Any = None, **_: Any) -> None:
+    """Receiver of ``scheduler.signals.task_status_changed_many``: the changes of
+    tasks without any run yet open their first runs with one INSERT per 200 (and
+    their events with another); any other change is recorded as ``record`` does."""
+    if not changes or not get_config().record_task_history:
+        return
+    tasks = tasks or {}
+    ids = sorted({c.task_id for c in changes})
+    run_table = _quote(Run._meta.db_table)
+    with_runs: set[str] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(
+                f"SELECT DISTINCT task_id FROM {run_table} WHERE task_id IN ({marks})", part
+            )
+            with_runs.update(row[0] for row in cursor.fetchall())
+    counts = Counter(c.task_id for c in changes)
+    first: list[Any] = []
+    for change in changes:
+        if change.task_id in with_runs or counts[change.task_id] > 1:
+            record(sender, change=change, task=tasks.get(change.task_id))
+        else:
+            first.append(change)
+    for start in range(0, len(first), 200):
+        _open_runs(first[start : start + 200], tasks)
+
+
+def _open_runs(changes: list[Any], tasks: dict) -> None:
+    params_field = Run._meta.get_field("params")
+    rows = []
+    for change in changes:
+        task = tasks.get(change.task_id)
+        starts = change.new_status in RUNNING_STATUSES
+        error = None if starts else error_of(change, task)
+        params = _public_params(task) if task is not None else (change.params or {})
+        rows.append(
+            [
+                change.task_id,
+                change.family or "",
+                params_field.get_db_prep_save(params, connection),
+                change.host if starts else None,
+                change.worker if starts else None,
+                change.new_status,
+                error,
+                change.at,
+                change.at,
+                change.at if starts else None,
+            ]
+        )
+    columns = (
+        "task_id, family, params, host, worker, status, error, opened_at, updated_at, started_at"
+    )
+    marks = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_quote(Run._meta.db_table)} ({columns}) VALUES {marks} "
+            "RETURNING id, task_id",
+            [value for row in rows for value in row],
+        )
+        run_ids = {task_id: run_id for run_id, task_id in cursor.fetchall()}
+        events = [
+            [
+                run_ids[c.task_id],
+                c.at,
+                c.old_status,
+                c.new_status,
+                (c.cause or "")[:64],
+                c.worker,
+                c.host,
+                c.user,
+            ]
+            for c in changes
+        ]
+        cursor.executemany(_insert_event_sql(), events)

@@ -67,8 +67,10 @@ WORK_METHODS = frozenset(
         "decrease_running_task_resources",
         "report_task_statistics",
         "add_scheduler_message_response",
-        # Ours, not Luigi's: a stopping worker hands a running task back.
+        # Ours, not Luigi's: a stopping worker hands a running task back, and
+        # registers many tasks in one call.
         "release_task",
+        "add_tasks",
     }
 )
 # Writes an operator makes from the visualiser or a script (the operator role).

@@ -7,9 +7,27 @@ they connect here.
   pushes, metrics).
 
 Both carry ``change``: a :class:`scheduler.service.base.StatusChange`.
+
+- ``task_status_changed_many`` takes ``task_status_changed``'s place when many
+  tasks change at once (bulk registration, ``add_tasks``): one signal, inside
+  the transaction, with ``changes`` (StatusChange list, in seq order) and
+  ``tasks`` (task id -> Task row). A receiver of ``task_status_changed`` that
+  must see every change connects here too (``for_each`` adapts it).
+  ``task_status_committed`` is still sent once per change.
 """
 
 from django.dispatch import Signal
 
 task_status_changed = Signal()
 task_status_committed = Signal()
+task_status_changed_many = Signal()
+
+
+def for_each(receiver):
+    """A ``task_status_changed_many`` receiver calling a per-change receiver."""
+
+    def many(sender, changes=(), tasks=None, **kwargs):
+        for change in changes:
+            receiver(sender, change=change, task=(tasks or {}).get(change.task_id), **kwargs)
+
+    return many

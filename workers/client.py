@@ -4,12 +4,14 @@
   service (``scheduler.rpc.call``), one database transaction per call, so a
   worker needs no server and is still coordinated with every other worker and
   server using the same database. :meth:`SchedulerClient.add_tasks` registers
-  many tasks in a few transactions.
+  many tasks per transaction (the service's ``add_tasks``).
 - :class:`RemoteClient` speaks Luigi's HTTP protocol (``POST /api/<method>``,
   form field ``data`` holding the JSON arguments, answer ``{"response": ...}``)
   to this project's server or to a real ``luigid``. It keeps one connection
   alive per thread, retries connection errors and 5xx answers with backoff and
   turns 4xx answers into :class:`SchedulerCallError` carrying the server's message.
+  Registration uses this project's ``add_tasks`` method, and falls back to one
+  ``add_task`` per task against a server without it (luigid).
   Credentials: user-info in the URL (Basic, as Luigi's client), else an API
   token (``Authorization: Bearer``) from ``PIPELINES_API_TOKEN`` or ``api_token``
   in the ``[pipelines]`` section of luigi.cfg (never a command-line flag, so it
@@ -30,10 +32,10 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-#: add_task calls registered per transaction by DirectClient.add_tasks. Each
-#: transaction holds this worker's row lock, which its own heartbeat waits for,
-#: so chunks stay small enough to commit well within worker_disconnect_delay.
-BULK_CHUNK = 50
+#: Registrations per ``add_tasks`` call (one transaction on the server). Each
+#: holds this worker's row lock, which its own heartbeat waits for, so a chunk
+#: commits well within worker_disconnect_delay.
+BULK_CHUNK = 200
 
 
 class SchedulerClientError(Exception):
@@ -42,6 +44,10 @@ class SchedulerClientError(Exception):
 
 class SchedulerCallError(SchedulerClientError):
     """The scheduler refused a call (bad arguments, unknown method): not worth retrying."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SchedulerClient:
@@ -63,24 +69,6 @@ class SchedulerClient:
 
     def after_fork(self) -> None:
         """Called in a forked child before it may use the client."""
-
-
-#: pg_advisory_xact_lock key that serialises bulk registration (see below).
-ADVISORY_LOCK_KEY = 0x72756E776B  # "runwk"
-
-
-def _serialise_registration() -> None:
-    """On PostgreSQL, one bulk-registration transaction at a time.
-
-    Several workers registering the same graph take the same task rows in chunks
-    of BULK_CHUNK; concurrent chunks deadlock on them (each deadlock costs the
-    server's deadlock_timeout). Measured: serialised chunks register faster.
-    """
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
 
 
 class DirectClient(SchedulerClient):
@@ -116,26 +104,8 @@ class DirectClient(SchedulerClient):
         raise AssertionError("unreachable")
 
     def add_tasks(self, payloads: Iterable[dict[str, Any]]) -> None:
-        """Register ``BULK_CHUNK`` tasks per transaction; a chunk whose transaction fails
-        (a deadlock with another worker, a busy database) is registered call by call."""
-        from django.db import DatabaseError, transaction
-
-        from scheduler import rpc
-        from scheduler.errors import SchedulerError, SchedulerUnavailable
-
-        items = list(payloads)
-        for start in range(0, len(items), BULK_CHUNK):
-            chunk = items[start : start + BULK_CHUNK]
-            try:
-                with transaction.atomic():
-                    _serialise_registration()
-                    for payload in chunk:
-                        rpc.call("add_task", payload)
-            except (DatabaseError, SchedulerUnavailable) as exc:
-                logger.info("bulk registration fell back to single calls: %s", exc)
-                super().add_tasks(chunk)
-            except SchedulerError as exc:
-                raise SchedulerCallError(f"add_task: {exc}") from exc
+        """Register ``BULK_CHUNK`` tasks per ``add_tasks`` call (one transaction)."""
+        _register_in_chunks(self, list(payloads))
 
     @staticmethod
     def _reset_connection() -> None:
@@ -234,7 +204,9 @@ class RemoteClient(SchedulerClient):
                     return self._decode(method, data)
                 detail = self._error_detail(data)
                 if 400 <= status < 500:
-                    raise SchedulerCallError(f"{method}: the scheduler answered {status}: {detail}")
+                    raise SchedulerCallError(
+                        f"{method}: the scheduler answered {status}: {detail}", status
+                    )
                 problem = f"the scheduler at {self.url} answered {status}: {detail}"
             if attempt < self.attempts:
                 logger.warning("%s: %s (attempt %d of %d)", method, problem, attempt, self.attempts)
@@ -262,12 +234,38 @@ class RemoteClient(SchedulerClient):
             return str(decoded["detail"])
         return text.strip()[:300]
 
+    def add_tasks(self, payloads: Iterable[dict[str, Any]]) -> None:
+        """``add_tasks`` in chunks where the server has it (this project's), else one
+        ``add_task`` call per task (luigid answers 404 to a method it lacks)."""
+        items = list(payloads)
+        if not getattr(self, "_no_bulk", False):
+            try:
+                _register_in_chunks(self, items)
+                return
+            except SchedulerCallError as exc:
+                if exc.status != 404:
+                    raise
+                logger.info("the scheduler has no add_tasks; registering task by task")
+                self._no_bulk = True
+        super().add_tasks(items)
+
     def close(self) -> None:
         self._drop_connection()
 
     def after_fork(self) -> None:
         self._local = threading.local()
         self._pid = os.getpid()
+
+
+def _register_in_chunks(client: SchedulerClient, items: list[dict[str, Any]]) -> None:
+    """``add_tasks`` calls of ``BULK_CHUNK`` registrations, each of one worker."""
+    for start in range(0, len(items), BULK_CHUNK):
+        chunk = items[start : start + BULK_CHUNK]
+        by_worker: dict[str, list[dict[str, Any]]] = {}
+        for payload in chunk:
+            by_worker.setdefault(str(payload.get("worker")), []).append(payload)
+        for worker, tasks in by_worker.items():
+            client.call("add_tasks", worker=worker, tasks=tasks)
 
 
 def make_client(scheduler_url: str | None) -> SchedulerClient:

@@ -33,6 +33,7 @@ from .reads import (
     task_search,
     worker_list,
 )
+from .registration import add_tasks
 from .tasks import (
     add_scheduler_message_response,
     add_task,
@@ -55,6 +56,7 @@ __all__ = [
     "add_scheduler_message_response",
     "add_task",
     "add_task_batcher",
+    "add_tasks",
     "add_worker",
     "announce_scheduling_failure",
     "count_pending",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidArgument
@@ -41,9 +42,32 @@ def _str_dict(name: str, value: Any) -> dict:
     return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
 
 
-@operation
-def add_task(
-    ctx: Ctx,
+@dataclass
+class Registration:
+    """One add_task call's arguments, checked and normalised."""
+
+    worker_id: str
+    task_id: str
+    status: str
+    runnable: Any
+    deps: list[str] | None
+    new_deps: list[str] | None
+    expl: str | None
+    resources: dict[str, int]
+    priority: float
+    family: str
+    module: Any
+    params: dict
+    visibilities: dict
+    accepts_messages: Any
+    assistant: Any
+    tracking_url: str | None
+    batchable: Any
+    batch_id: str | None
+    policy_dict: dict | None
+
+
+def parse_add_task(
     task_id: Any = None,
     status: Any = Status.PENDING,
     runnable: Any = True,
@@ -65,7 +89,8 @@ def add_task(
     retry_policy_dict: Any = None,
     owners: Any = None,
     **_: Any,
-) -> None:
+) -> Registration:
+    """add_task's arguments checked (InvalidArgument names the first bad one)."""
     worker_id = require_str("worker", worker)
     task_id = require_str("task_id", task_id)
     status = _status(status)
@@ -83,6 +108,42 @@ def add_task(
         raise InvalidArgument("tracking_url", "a string or null is required")
     if batch_id is not None and not isinstance(batch_id, str):
         raise InvalidArgument("batch_id", "a string or null is required")
+    return Registration(
+        worker_id=worker_id,
+        task_id=task_id,
+        status=status,
+        runnable=runnable,
+        deps=deps,
+        new_deps=new_deps,
+        expl=expl,
+        resources=resources,
+        priority=priority,
+        family=family,
+        module=module,
+        params=params,
+        visibilities=visibilities,
+        accepts_messages=accepts_messages,
+        assistant=assistant,
+        tracking_url=tracking_url,
+        batchable=batchable,
+        batch_id=batch_id,
+        policy_dict=policy_dict,
+    )
+
+
+@operation
+def add_task(ctx: Ctx, **arguments: Any) -> None:
+    register(ctx, parse_add_task(**arguments))
+
+
+def register(ctx: Ctx, r: Registration) -> None:
+    """add_task inside the caller's transaction."""
+    worker_id, task_id, status = r.worker_id, r.task_id, r.status
+    deps, new_deps, expl, resources = r.deps, r.new_deps, r.expl, r.resources
+    priority, family, module, params = r.priority, r.family, r.module, r.params
+    visibilities, accepts_messages, assistant = r.visibilities, r.accepts_messages, r.assistant
+    tracking_url, batchable, batch_id = r.tracking_url, r.batchable, r.batch_id
+    runnable, policy_dict = r.runnable, r.policy_dict
 
     disabled = touch_worker_disabled(ctx, worker_id)
     rules = retry_policy(ctx.config, policy_dict)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from scheduler import rpc
 from scheduler.service.invariants import violations
+from scheduler.service.tasks import parse_add_task
 
 MIN_REQUESTS = 1000
 EXAMPLES = 520  # sequences of 2 to 4 calls: at least 1,040, about 1,560 requests
@@ -36,7 +37,8 @@ RESOURCES = ["cpu", "gpu", "io"]
 ARGUMENTS = sorted(
     {
         name
-        for func in rpc.METHODS.values()
+        # add_task's arguments are parse_add_task's (add_task and add_tasks share it).
+        for func in [*rpc.METHODS.values(), parse_add_task]
         for name, param in inspect.signature(func).parameters.items()
         if name != "ctx" and param.kind is not inspect.Parameter.VAR_KEYWORD
     }
@@ -81,6 +83,17 @@ TYPED = {
     "progress_percentage": st.integers(0, 100),
     "host": st.just("fuzz-host"),
 }
+# add_tasks: lists of add_task argument objects, some of them with a bad value.
+TYPED["tasks"] = st.lists(
+    st.fixed_dictionaries(
+        {"task_id": task_ids},
+        optional={
+            name: TYPED[name] for name in ("status", "deps", "priority", "runnable", "resources")
+        }
+        | {"expl": any_json},
+    ),
+    max_size=4,
+)
 
 
 well_typed = st.fixed_dictionaries(
