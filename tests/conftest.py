@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 
 def pytest_collection_modifyitems(config, items):
     """Tests about PostgreSQL itself belong to the PostgreSQL leg only: on SQLite they are
@@ -12,3 +14,12 @@ def pytest_collection_modifyitems(config, items):
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def _fresh_prune_clock():
+    """Each test starts on a database whose last-prune time no earlier test saw."""
+    from scheduler.rpc import reset_prune_clock
+
+    reset_prune_clock()
+    yield

@@ -1,9 +1,10 @@
 """Luigi's task metrics, kept in the database so every process counts into them.
 
 ``task_status_changed`` (inside the transaction) computes what a change adds;
-the write happens after commit (one upsert statement in its own short
-transaction), so a rolled-back change counts nothing and the scheduler's
-transaction holds no lock on a counter row.
+the write is one upsert statement, the last of the scheduler operation's
+transaction (so a rolled-back change counts nothing, a committed one is never
+lost, and the counter rows stay locked only while that transaction commits).
+Changes made outside a scheduler operation are added after their commit.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from ..service.base import operation_scope
 from ..status import Status
 from .models import MetricValue
 
@@ -61,7 +63,11 @@ def increments(
 
 
 def on_status_changed(sender: Any, change: Any, task: Any = None, **_: Any) -> None:
-    """Receiver of ``scheduler.signals.task_status_changed``."""
+    """Receiver of ``scheduler.signals.task_status_changed``.
+
+    Inside a scheduler operation the increments are added by one statement at the
+    end of its transaction (committed with the change, no commit of their own);
+    otherwise after the commit."""
     rows = increments(
         change.old_status,
         change.new_status,
@@ -69,21 +75,32 @@ def on_status_changed(sender: Any, change: Any, task: Any = None, **_: Any) -> N
         change.at,
         getattr(task, "time_running", None),
     )
-    if rows:
-        family = change.family or ""
-        transaction.on_commit(lambda: add(family, rows), robust=True)
+    if not rows:
+        return
+    family = change.family or ""
+    scope = operation_scope()
+    if scope is None:
+        transaction.on_commit(lambda: add([(family, rows)]), robust=True)
+        return
+    pending = scope.data.get(__name__)
+    if pending is None:
+        pending = scope.data[__name__] = []
+        scope.before_commit(lambda: add(pending))
+    pending.append((family, rows))
 
 
-def add(family: str, rows: list[tuple[str, str, float]]) -> None:
-    """Add to counters and buckets, set the gauge: one statement."""
-    merged: dict[tuple[str, str], float] = {}
-    for name, bucket, amount in rows:
-        key = (name, bucket)
-        merged[key] = amount if name == EXECUTION_TIME else merged.get(key, 0) + amount
+def add(entries: list[tuple[str, list[tuple[str, str, float]]]]) -> None:
+    """Add to counters and buckets, set the gauge: one statement, rows in key order
+    (two transactions adding to the same rows take their locks in one order)."""
+    merged: dict[tuple[str, str, str], float] = {}
+    for family, rows in entries:
+        for name, bucket, amount in rows:
+            key = (name, family, bucket)
+            merged[key] = amount if name == EXECUTION_TIME else merged.get(key, 0) + amount
     table = connection.ops.quote_name(MetricValue._meta.db_table)
     values = ", ".join(["(%s, %s, %s, %s)"] * len(merged))
     params: list[Any] = []
-    for (name, bucket), amount in merged.items():
+    for (name, family, bucket), amount in sorted(merged.items()):
         params += [name, family, bucket, amount]
     with connection.cursor() as cursor:
         cursor.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -75,12 +76,18 @@ def operation(func: F) -> F:
         attempts = 5
         ctx = args[0] if args and isinstance(args[0], Ctx) else None
         mark = len(ctx.changes) if ctx is not None else 0
+        outermost = _scope.current is None
         for attempt in range(1, attempts + 1):
             if ctx is not None:
                 del ctx.changes[mark:]  # a retried attempt's changes were rolled back
             try:
+                if outermost:
+                    _scope.current = OperationScope()
                 with transaction.atomic():
-                    return func(*args, **kwargs)
+                    result = func(*args, **kwargs)
+                    if outermost:
+                        _scope.current.finish()
+                    return result
             except IntegrityError:
                 # Two transactions created the same row at once (e.g. the first
                 # add_task of a task from two workers): run again, it now exists.
@@ -99,9 +106,42 @@ def operation(func: F) -> F:
                 raise
             except InterfaceError as exc:
                 raise SchedulerUnavailable(f"database unavailable: {exc}") from exc
+            finally:
+                if outermost:
+                    _scope.current = None
         raise AssertionError("unreachable")
 
     return wrapper  # type: ignore[return-value]
+
+
+class OperationScope:
+    """What the outermost running operation collects for the end of its transaction:
+    ``before_commit`` callbacks run as its last statements (inside the transaction,
+    so they commit or roll back with it, and cost no commit of their own), and
+    ``data`` for their use. A retried attempt starts with a new scope."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self._callbacks: list[Callable[[], None]] = []
+
+    def before_commit(self, callback: Callable[[], None]) -> None:
+        self._callbacks.append(callback)
+
+    def finish(self) -> None:
+        while self._callbacks:
+            self._callbacks.pop(0)()
+
+
+class _ScopeHolder(threading.local):
+    current: OperationScope | None = None
+
+
+_scope = _ScopeHolder()
+
+
+def operation_scope() -> OperationScope | None:
+    """The scope of the operation running in this thread, if any."""
+    return _scope.current
 
 
 def lock_task(task_id: str) -> Task | None:

@@ -31,12 +31,12 @@ def touch_worker(ctx: Ctx, worker_id: str, *, get_work: bool = False, host=None)
         fields["last_get_work"] = ctx.now
         fields["host"] = host
     assignments = ", ".join(f"{name} = %s" for name in fields)
-    updated = sql.execute(
-        f"UPDATE {sql.table(Worker)} SET {assignments} WHERE worker_id = %s",
-        [*fields.values(), worker_id],
+    found = sql.update_returning(
+        Worker, assignments, "worker_id = %s", [*fields.values(), worker_id]
     )
-    if not updated:
-        create_worker(ctx, worker_id, **fields)
+    if found:
+        return found[0]
+    create_worker(ctx, worker_id, **fields)
     return sql.load(Worker, "worker_id = %s", [worker_id])[0]
 
 

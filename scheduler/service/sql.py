@@ -117,6 +117,19 @@ def load(model: type[models.Model], where: str, params: Sequence[Any], *, suffix
     """Model instances for the rows matching `where`, converted as the ORM would."""
     select, fields = _select_list(model)
     rows = fetch(f"SELECT {select} FROM {table(model)} WHERE {where} {suffix}", params)
+    return _instances(model, fields, rows)
+
+
+def update_returning(model: type[models.Model], assignments: str, where: str, params):
+    """UPDATE the rows matching `where`; model instances of them as updated."""
+    select, fields = _select_list(model)
+    rows = fetch(
+        f"UPDATE {table(model)} SET {assignments} WHERE {where} RETURNING {select}", params
+    )
+    return _instances(model, fields, rows)
+
+
+def _instances(model: type[models.Model], fields: list[models.Field], rows: list[tuple]):
     converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
     names = [f.attname for f in fields]
     result = []

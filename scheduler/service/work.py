@@ -121,25 +121,28 @@ def _resend_and_reset_orphans(ctx: Ctx, worker_id: str, current: set[str]) -> Ta
     return missed[0] if missed else None
 
 
-def _probe(worker: Worker) -> tuple[bool, bool]:
-    """(is the worker trivial, does any DISABLED task exist), in one round trip."""
+def _probe(worker: Worker) -> tuple[bool, bool, bool]:
+    """(is the worker trivial, does any DISABLED task exist, is the scheduler
+    paused), in one round trip."""
     task = sql.table(Task)
-    any_resources, any_disabled = sql.fetch(
+    any_resources, any_disabled, paused = sql.fetch(
         f"SELECT EXISTS (SELECT 1 FROM {task} WHERE status = 'PENDING' AND has_resources = %s), "
-        f"EXISTS (SELECT 1 FROM {task} WHERE status = 'DISABLED')",
-        [True],
+        f"EXISTS (SELECT 1 FROM {task} WHERE status = 'DISABLED'), "
+        f"(SELECT value FROM {sql.table(SchedulerFlag)} WHERE name = %s)",
+        [True, SchedulerFlag.PAUSED],
     )[0]
+    paused = bool(_flag_value(paused))
     if worker.assistant:
-        return False, bool(any_disabled)
+        return False, bool(any_disabled), paused
     if not any_resources:
-        return True, bool(any_disabled)
+        return True, bool(any_disabled), paused
     mine = sql.fetch(
         f"SELECT 1 FROM {task} t WHERE t.status = 'PENDING' AND t.has_resources = %s AND EXISTS "
         f"(SELECT 1 FROM {sql.table(RunnableBy)} r WHERE r.task_id = t.task_id "
         "AND r.worker_id = %s) LIMIT 1",
         [True, worker.worker_id],
     )
-    return not mine, bool(any_disabled)
+    return not mine, bool(any_disabled), paused
 
 
 def _ready(queryset=None):
@@ -312,8 +315,8 @@ def get_work(
 
     members: list[Task] = []
     batched: dict = {}
-    trivial, any_disabled = _probe(w)
-    if best is None and not _paused():
+    trivial, any_disabled, paused = _probe(w)
+    if best is None and not paused:
         for _attempt in range(5):
             found = _choose_trivial(w) if trivial else _choose_with_resources(ctx, w, assistant)
             if found is None:
@@ -372,21 +375,18 @@ def _mark_running(ctx: Ctx, task: Task, worker_id: str) -> None:
 
 
 def _touch_for_work(ctx: Ctx, worker_id: str, host: str | None) -> Worker:
-    updated = sql.execute(
-        f"UPDATE {sql.table(Worker)} SET last_active = %s, last_get_work = %s, host = %s "
-        "WHERE worker_id = %s",
+    found = sql.update_returning(
+        Worker,
+        "last_active = %s, last_get_work = %s, host = %s",
+        "worker_id = %s",
         [ctx.now, ctx.now, host, worker_id],
     )
-    if not updated:
-        touch_worker(ctx, worker_id, get_work=True, host=host)
-    return sql.load(Worker, "worker_id = %s", [worker_id])[0]
+    if found:
+        return found[0]
+    return touch_worker(ctx, worker_id, get_work=True, host=host)
 
 
-def _paused() -> bool:
-    rows = sql.fetch(
-        f"SELECT value FROM {sql.table(SchedulerFlag)} WHERE name = %s", [SchedulerFlag.PAUSED]
-    )
-    if not rows:
-        return False
-    value = SchedulerFlag._meta.get_field("value").from_db_value(rows[0][0], None, connection)
-    return bool(value)
+def _flag_value(raw: Any) -> Any:
+    if raw is None:
+        return None
+    return SchedulerFlag._meta.get_field("value").from_db_value(raw, None, connection)
