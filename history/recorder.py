@@ -5,7 +5,8 @@ Per change: one UPDATE of the task's latest run (found through the
 ``(task_id, -id)`` index, its decision whether the change joins that run in the
 WHERE clause, the run id back through RETURNING) and one INSERT of the event.
 When the change opens a new run (see ``history.models``), an INSERT of the run
-takes the UPDATE's place after it matched nothing. No SELECT.
+takes the UPDATE's place after it matched nothing. No SELECT. On PostgreSQL the
+three are one statement (data-modifying CTEs).
 
 Status changes of one task are serialised by the scheduler's row lock on the
 task, so two changes never race for the same task's latest run.
@@ -125,53 +126,66 @@ def record(sender: Any = None, change: Any = None, task: Any = None, **_: Any) -
         return
     at = change.at
     status = change.new_status
-    error = None
+    starts = status in RUNNING_STATUSES
+    if starts:
+        error = None
+        update = _start_sql(), [status, at, change.host, change.worker, at, change.task_id]
+    else:
+        error = error_of(change, task)
+        update = (
+            _follow_sql(opens_after_end=status == "PENDING"),
+            [status, at, error, status, at, at, change.task_id],
+        )
+    params = Run._meta.get_field("params").get_db_prep_save(
+        _public_params(task) if task is not None else (change.params or {}), connection
+    )
+    run_values = [
+        change.task_id,
+        change.family or "",
+        params,
+        change.host if starts else None,
+        change.worker if starts else None,
+        status,
+        error,
+        at,
+        at,
+        at if starts else None,
+    ]
+    event_values = [
+        at,
+        change.old_status,
+        status,
+        (change.cause or "")[:64],
+        change.worker,
+        change.host,
+        change.user,
+    ]
     with connection.cursor() as cursor:
-        if status in RUNNING_STATUSES:
-            cursor.execute(
-                _start_sql(), [status, at, change.host, change.worker, at, change.task_id]
-            )
-        else:
-            error = error_of(change, task)
-            cursor.execute(
-                _follow_sql(opens_after_end=status == "PENDING"),
-                [status, at, error, status, at, at, change.task_id],
-            )
+        if connection.vendor == "postgresql":
+            # One statement: the latest run joined, else a new one, and the event.
+            cursor.execute(_one_statement_sql(update[0]), [*update[1], *run_values, *event_values])
+            return
+        cursor.execute(*update)
         row = cursor.fetchone()
         if row is None:
-            starts = status in RUNNING_STATUSES
-            params = Run._meta.get_field("params").get_db_prep_save(
-                _public_params(task) if task is not None else (change.params or {}), connection
-            )
-            cursor.execute(
-                _insert_run_sql(),
-                [
-                    change.task_id,
-                    change.family or "",
-                    params,
-                    change.host if starts else None,
-                    change.worker if starts else None,
-                    status,
-                    error,
-                    at,
-                    at,
-                    at if starts else None,
-                ],
-            )
+            cursor.execute(_insert_run_sql(), run_values)
             row = cursor.fetchone()
-        cursor.execute(
-            _insert_event_sql(),
-            [
-                row[0],
-                at,
-                change.old_status,
-                status,
-                (change.cause or "")[:64],
-                change.worker,
-                change.host,
-                change.user,
-            ],
-        )
+        cursor.execute(_insert_event_sql(), [row[0], *event_values])
+
+
+@cache
+def _one_statement_sql(update: str) -> str:
+    """PostgreSQL: UPDATE the latest run, INSERT a run if it matched nothing, INSERT
+    the event into whichever run it is, as one statement (data-modifying CTEs)."""
+    insert_run = _insert_run_sql().replace(" VALUES (", " SELECT ", 1)
+    insert_run = insert_run.replace(
+        ") RETURNING id", " WHERE NOT EXISTS (SELECT 1 FROM upd) RETURNING id"
+    )
+    insert_event = _insert_event_sql().replace(" VALUES (%s, ", " SELECT r.id, ", 1)
+    insert_event = insert_event[: insert_event.rindex(")")] + (
+        " FROM (SELECT id FROM upd UNION ALL SELECT id FROM ins) r"
+    )
+    return f"WITH upd AS ({update}), ins AS ({insert_run}) {insert_event}"
 
 
 def record_many(sender: Any = None, changes: Any = (), tasks: Any = None, **_: Any) -> None:
