@@ -120,6 +120,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
         "max_size": env.int("DATABASE_POOL_MAX", default=10),
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
     }
+# Server-side binding with prepared statements: psycopg prepares a statement the
+# second time a connection runs it, so PostgreSQL parses and plans each of the
+# scheduler's statements once per connection instead of on every call (planning,
+# with the task table's indexes, cost more than running most of them).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_PREPARED_STATEMENTS", default=True
+):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True,
+        prepare_threshold=env.int("DATABASE_PREPARE_THRESHOLD", default=2),
+    )
 # PostgreSQL's JIT compiles a query whose estimated cost is high; the recursive
 # queries behind the UPSTREAM_* statuses are estimated far above what they cost (a
 # few ms) and JIT would add hundreds of ms to each. Short OLTP queries never gain.
