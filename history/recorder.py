@@ -22,6 +22,7 @@ from typing import Any
 from django.db import connection
 
 from scheduler.conf import get_config
+from scheduler.service import sql
 
 from .models import RUNNING_STATUSES, Event, Run
 
@@ -213,8 +214,22 @@ def record_many(sender: Any = None, changes: Any = (), tasks: Any = None, **_: A
             record(sender, change=change, task=tasks.get(change.task_id))
         else:
             first.append(change)
-    for start in range(0, len(first), 200):
-        _open_runs(first[start : start + 200], tasks)
+    if first:
+        _open_runs(first, tasks)
+
+
+_RUN_COLUMNS = (
+    "task_id",
+    "family",
+    "params",
+    "host",
+    "worker",
+    "status",
+    "error",
+    "opened_at",
+    "updated_at",
+    "started_at",
+)
 
 
 def _open_runs(changes: list[Any], tasks: dict) -> None:
@@ -239,17 +254,15 @@ def _open_runs(changes: list[Any], tasks: dict) -> None:
                 change.at if starts else None,
             ]
         )
-    columns = (
-        "task_id, family, params, host, worker, status, error, opened_at, updated_at, started_at"
+    found = sql.insert_returning(
+        _quote(Run._meta.db_table),
+        _RUN_COLUMNS,
+        ("text", "text", "jsonb", "text", "text", "text", "text", "float8", "float8", "float8"),
+        rows,
+        "id, task_id",
     )
-    marks = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    run_ids = {task_id: run_id for run_id, task_id in found}
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_quote(Run._meta.db_table)} ({columns}) VALUES {marks} "
-            "RETURNING id, task_id",
-            [value for row in rows for value in row],
-        )
-        run_ids = {task_id: run_id for run_id, task_id in cursor.fetchall()}
         events = [
             [
                 run_ids[c.task_id],

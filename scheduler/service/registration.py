@@ -324,21 +324,10 @@ def _by_fields(updated: list[tuple[Task, list[str]]]) -> dict[tuple[str, ...], l
 
 
 def _insert(tasks: list[Task]) -> None:
-    """Multi-row INSERTs; a row another transaction created meanwhile is an
+    """INSERT the new rows; a row another transaction created meanwhile is an
     IntegrityError, and the operation runs again."""
-    if not tasks:
-        return
-    columns = [f for f in Task._meta.concrete_fields]
-    names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
-    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    for part in _parts(tasks, 200):
-        values = [
-            f.get_db_prep_save(getattr(t, f.attname), connection) for t in part for f in columns
-        ]
-        sql.execute(
-            f"INSERT INTO {sql.table(Task)} ({names}) VALUES {', '.join([marks] * len(part))}",
-            values,
-        )
+    columns = [f.name for f in Task._meta.concrete_fields]
+    sql.insert_rows(Task, columns, [[getattr(t, name) for name in columns] for t in tasks])
 
 
 def _update(tasks: list[Task], fields: list[str]) -> None:
@@ -352,39 +341,48 @@ def _update(tasks: list[Task], fields: list[str]) -> None:
         cursor.executemany(f"UPDATE {sql.table(Task)} SET {assignments} WHERE task_id = %s", rows)
 
 
+_OUTBOX_COLUMNS = (
+    "at",
+    "task_id",
+    "family",
+    "old_status",
+    "new_status",
+    "cause",
+    "worker",
+    "host",
+    "user",
+)
+_OUTBOX_TYPES = ("float8", "text", "text", "text", "text", "text", "text", "text", "text")
+
+
 def _emit(ctx: Ctx, tasks: list[Task], worker_id: str) -> list[StatusChange]:
-    """The new tasks' "" -> PENDING changes, in the outbox with one INSERT each 200."""
+    """The new tasks' "" -> PENDING changes, in the outbox in registration order."""
+    rows = [
+        (ctx.now, t.task_id, t.family, "", Status.PENDING, "add_task", worker_id, None, None)
+        for t in tasks
+    ]
+    seqs = dict(
+        (task_id, seq)
+        for seq, task_id in sql.insert_returning(
+            sql.table(StatusEvent), _OUTBOX_COLUMNS, _OUTBOX_TYPES, rows, "id, task_id"
+        )
+    )
     changes: list[StatusChange] = []
-    user = connection.ops.quote_name("user")
-    for part in _parts(tasks, 200):
-        rows = [
-            (ctx.now, t.task_id, t.family, "", Status.PENDING, "add_task", worker_id, None, None)
-            for t in part
-        ]
-        marks = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-        seqs = dict(
-            (task_id, seq)
-            for seq, task_id in sql.fetch(
-                f"INSERT INTO {sql.table(StatusEvent)} (at, task_id, family, old_status, "
-                f"new_status, cause, worker, host, {user}) VALUES {marks} RETURNING id, task_id",
-                [value for row in rows for value in row],
+    for t in sorted(tasks, key=lambda t: seqs[t.task_id]):
+        logger.debug("task %s: new -> PENDING (add_task, worker %s)", t.task_id, worker_id)
+        changes.append(
+            StatusChange(
+                seq=seqs[t.task_id],
+                task_id=t.task_id,
+                family=t.family,
+                old_status="",
+                new_status=Status.PENDING,
+                at=ctx.now,
+                cause="add_task",
+                worker=worker_id,
+                params=t.params,
             )
         )
-        for t in sorted(part, key=lambda t: seqs[t.task_id]):
-            logger.debug("task %s: new -> PENDING (add_task, worker %s)", t.task_id, worker_id)
-            changes.append(
-                StatusChange(
-                    seq=seqs[t.task_id],
-                    task_id=t.task_id,
-                    family=t.family,
-                    old_status="",
-                    new_status=Status.PENDING,
-                    at=ctx.now,
-                    cause="add_task",
-                    worker=worker_id,
-                    params=t.params,
-                )
-            )
     ctx.changes.extend(changes)
     return changes
 

@@ -56,21 +56,77 @@ def insert_ignore(
     model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
     """INSERT rows, skipping those that would break a unique constraint."""
+    insert_rows(model, columns, rows, suffix="ON CONFLICT DO NOTHING")
+
+
+#: Up to this many rows go into one multi-row INSERT; more, on PostgreSQL, into one
+#: pipelined executemany of a one-row INSERT (server-side binding converts every
+#: placeholder of a query, and caches only short queries: thousands of
+#: placeholders in one query cost more than the rows' round trips in a pipeline).
+FEW_ROWS = 10
+
+
+def insert_rows(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    suffix: str = "",
+) -> None:
+    """INSERT rows (values in ``columns`` order, converted as the ORM would)."""
     rows = [list(row) for row in rows]
     if not rows:
         return
     fields = _columns(model, tuple(columns))
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    prepared = [[_prep(f, v) for f, v in zip(fields, row, strict=True)] for row in rows]
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            part = rows[start : start + 500]
-            values = [_prep(f, v) for row in part for f, v in zip(fields, row, strict=True)]
+        if connection.vendor == "postgresql" and len(rows) > FEW_ROWS:
+            cursor.executemany(
+                f"INSERT INTO {table(model)} ({names}) VALUES {row_marks} {suffix}", prepared
+            )
+            return
+        for start in range(0, len(prepared), 500):
+            part = prepared[start : start + 500]
             cursor.execute(
                 f"INSERT INTO {table(model)} ({names}) VALUES "
-                f"{', '.join([row_marks] * len(part))} ON CONFLICT DO NOTHING",
-                values,
+                f"{', '.join([row_marks] * len(part))} {suffix}",
+                [value for row in part for value in row],
             )
+
+
+def insert_returning(
+    table_name: str,
+    columns: Sequence[str],
+    pg_types: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    returning: str,
+) -> list[tuple]:
+    """INSERT prepared rows into ``table_name`` (quoted), what RETURNING gives back.
+    On PostgreSQL one statement with one array parameter per column (unnest), so
+    its text stays the same whatever the number of rows."""
+    if not rows:
+        return []
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    if connection.vendor == "postgresql":
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        unnest = ", ".join(f"%s::{t}[]" for t in pg_types)
+        return fetch(
+            f"INSERT INTO {table_name} ({names}) SELECT * FROM unnest({unnest}) "
+            f"RETURNING {returning}",
+            arrays,
+        )
+    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    result = []
+    for start in range(0, len(rows), 200):
+        part = rows[start : start + 200]
+        result += fetch(
+            f"INSERT INTO {table_name} ({names}) VALUES {', '.join([marks] * len(part))} "
+            f"RETURNING {returning}",
+            [value for row in part for value in row],
+        )
+    return result
 
 
 def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
