@@ -27,7 +27,7 @@ import os
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,8 @@ class DirectClient(SchedulerClient):
 
     def add_tasks(self, payloads: Iterable[dict[str, Any]]) -> None:
         """Register ``BULK_CHUNK`` tasks per ``add_tasks`` call (one transaction)."""
-        _register_in_chunks(self, list(payloads))
+        for worker, tasks in _chunks(list(payloads)):
+            self.call("add_tasks", worker=worker, tasks=tasks)
 
     @staticmethod
     def _reset_connection() -> None:
@@ -236,18 +237,21 @@ class RemoteClient(SchedulerClient):
 
     def add_tasks(self, payloads: Iterable[dict[str, Any]]) -> None:
         """``add_tasks`` in chunks where the server has it (this project's), else one
-        ``add_task`` call per task (luigid answers 404 to a method it lacks)."""
-        items = list(payloads)
-        if not getattr(self, "_no_bulk", False):
-            try:
-                _register_in_chunks(self, items)
-                return
-            except SchedulerCallError as exc:
-                if exc.status != 404:
-                    raise
-                logger.info("the scheduler has no add_tasks; registering task by task")
-                self._no_bulk = True
-        super().add_tasks(items)
+        ``add_task`` call per task: for every chunk against a server without it
+        (luigid answers 404 to a method it lacks), for one chunk too large for the
+        server's request limit (413)."""
+        for worker, tasks in _chunks(list(payloads)):
+            if not getattr(self, "_no_bulk", False):
+                try:
+                    self.call("add_tasks", worker=worker, tasks=tasks)
+                    continue
+                except SchedulerCallError as exc:
+                    if exc.status == 404:
+                        logger.info("the scheduler has no add_tasks; registering task by task")
+                        self._no_bulk = True
+                    elif exc.status != 413:
+                        raise
+            super().add_tasks(tasks)
 
     def close(self) -> None:
         self._drop_connection()
@@ -257,15 +261,13 @@ class RemoteClient(SchedulerClient):
         self._pid = os.getpid()
 
 
-def _register_in_chunks(client: SchedulerClient, items: list[dict[str, Any]]) -> None:
-    """``add_tasks`` calls of ``BULK_CHUNK`` registrations, each of one worker."""
+def _chunks(items: list[dict[str, Any]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(worker, up to ``BULK_CHUNK`` registrations of that worker), in order."""
     for start in range(0, len(items), BULK_CHUNK):
-        chunk = items[start : start + BULK_CHUNK]
         by_worker: dict[str, list[dict[str, Any]]] = {}
-        for payload in chunk:
+        for payload in items[start : start + BULK_CHUNK]:
             by_worker.setdefault(str(payload.get("worker")), []).append(payload)
-        for worker, tasks in by_worker.items():
-            client.call("add_tasks", worker=worker, tasks=tasks)
+        yield from by_worker.items()
 
 
 def make_client(scheduler_url: str | None) -> SchedulerClient:
