@@ -66,14 +66,26 @@ def _follow_sql(opens_after_end: bool) -> str:
     )
 
 
+_RUN_COLUMNS = (
+    "task_id",
+    "family",
+    "params",
+    "host",
+    "worker",
+    "status",
+    "error",
+    "opened_at",
+    "updated_at",
+    "started_at",
+)
+
+
 @cache
 def _insert_run_sql() -> str:
-    columns = (
-        "task_id, family, params, host, worker, status, error, opened_at, updated_at, started_at"
-    )
+    marks = ", ".join(["%s"] * len(_RUN_COLUMNS))
     return (
-        f"INSERT INTO {_quote(Run._meta.db_table)} ({columns}) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+        f"INSERT INTO {_quote(Run._meta.db_table)} ({', '.join(_RUN_COLUMNS)}) "
+        f"VALUES ({marks}) RETURNING id"
     )
 
 
@@ -216,20 +228,6 @@ def record_many(sender: Any = None, changes: Any = (), tasks: Any = None, **_: A
             first.append(change)
     if first:
         _open_runs(first, tasks)
-
-
-_RUN_COLUMNS = (
-    "task_id",
-    "family",
-    "params",
-    "host",
-    "worker",
-    "status",
-    "error",
-    "opened_at",
-    "updated_at",
-    "started_at",
-)
 
 
 def _open_runs(changes: list[Any], tasks: dict) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from ..errors import InvalidArgument
 from ..models import Dependency, RunnableBy, Stakeholder, StatusEvent, Task, WorkerCounters
@@ -35,7 +35,7 @@ from ..status import Status
 from . import sql
 from .base import Ctx, StatusChange, is_postgres, lock_for_share, logger, operation, require_str
 from .counters import COUNTED
-from .registry import touch_worker_disabled
+from .registry import chunks, touch_worker_disabled
 from .tasks import Registration, _values, parse_add_task, raise_priority, register
 
 #: Most registrations one add_tasks call may carry.
@@ -129,14 +129,14 @@ class _Run:
         ids = [r.task_id for r in window]
         suffix = "ORDER BY task_id FOR UPDATE" if is_postgres() else ""
         self.rows: dict[str, Task] = {}
-        for part in _parts(sorted(ids)):
+        for part in chunks(sorted(ids)):
             marks = ", ".join(["%s"] * len(part))
             for task in sql.load(Task, f"task_id IN ({marks})", part, suffix=suffix):
                 self.rows[task.task_id] = task
         existing = sorted(self.rows)
         self.current: dict[str, dict[str, tuple[str, float] | None]] = defaultdict(dict)
         self.linked: set[str] = set()
-        for part in _parts(existing):
+        for part in chunks(existing):
             marks = ", ".join(["%s"] * len(part))
             for task_id, dep, status, prio in sql.fetch(
                 f"SELECT d.task_id, d.dep_id, t.status, t.priority FROM {sql.table(Dependency)} d "
@@ -290,7 +290,7 @@ class _Run:
         ctx = self.ctx
         _insert(self.inserted)
         for fields, tasks in _by_fields(self.updated).items():
-            _update(tasks, list(fields))
+            sql.save_fields_many(tasks, fields)
         if self.placeholders:
             sql.insert_many(list(self.placeholders.values()), ignore_conflicts=True)
         sql.insert_ignore(Dependency, ("task", "dep_id"), self.edges)
@@ -312,10 +312,6 @@ class _Run:
             transaction.on_commit(lambda: _committed(changes))
 
 
-def _parts(ids: list[str], size: int = 500) -> list[list[str]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
-
-
 def _by_fields(updated: list[tuple[Task, list[str]]]) -> dict[tuple[str, ...], list[Task]]:
     groups: dict[tuple[str, ...], list[Task]] = defaultdict(list)
     for task, fields in updated:
@@ -328,17 +324,6 @@ def _insert(tasks: list[Task]) -> None:
     IntegrityError, and the operation runs again."""
     columns = [f.name for f in Task._meta.concrete_fields]
     sql.insert_rows(Task, columns, [[getattr(t, name) for name in columns] for t in tasks])
-
-
-def _update(tasks: list[Task], fields: list[str]) -> None:
-    columns = [Task._meta.get_field(name) for name in fields]
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
-    rows = [
-        [*(f.get_db_prep_save(getattr(t, f.attname), connection) for f in columns), t.task_id]
-        for t in tasks
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {sql.table(Task)} SET {assignments} WHERE task_id = %s", rows)
 
 
 _OUTBOX_COLUMNS = (

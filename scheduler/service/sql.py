@@ -27,18 +27,29 @@ def _prep(field: models.Field, value: Any) -> Any:
     return field.get_db_prep_save(value, connection)
 
 
+def _update_sql(model: type[models.Model], columns: list[models.Field]) -> str:
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
+    return f"UPDATE {table(model)} SET {assignments} WHERE {model._meta.pk.column} = %s"
+
+
 def save_fields(instance: models.Model, fields: Sequence[str]) -> None:
     """UPDATE one row's columns from the instance (no signals, like update_fields)."""
     model = type(instance)
     columns = _columns(model, tuple(fields))
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
-    pk = model._meta.pk
     values = [_prep(f, getattr(instance, f.attname)) for f in columns]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table(model)} SET {assignments} WHERE {pk.column} = %s",
-            [*values, instance.pk],
-        )
+        cursor.execute(_update_sql(model, columns), [*values, instance.pk])
+
+
+def save_fields_many(instances: Sequence[models.Model], fields: Sequence[str]) -> None:
+    """save_fields for many rows of one model: one executemany (pipelined on PostgreSQL)."""
+    if not instances:
+        return
+    model = type(instances[0])
+    columns = _columns(model, tuple(fields))
+    rows = [[*(_prep(f, getattr(i, f.attname)) for f in columns), i.pk] for i in instances]
+    with connection.cursor() as cursor:
+        cursor.executemany(_update_sql(model, columns), rows)
 
 
 def insert(instance: models.Model) -> None:
@@ -147,20 +158,12 @@ def insert_many(instances: Sequence[models.Model], *, ignore_conflicts: bool = F
         return
     model = type(instances[0])
     columns = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
-    insert_ignore_rows = [[getattr(obj, f.attname) for f in columns] for obj in instances]
-    names = tuple(f.name for f in columns)
-    if ignore_conflicts:
-        insert_ignore(model, names, insert_ignore_rows)
-        return
-    fields = _columns(model, names)
-    quoted = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    with connection.cursor() as cursor:
-        for row in insert_ignore_rows:
-            cursor.execute(
-                f"INSERT INTO {table(model)} ({quoted}) VALUES {marks}",
-                [_prep(f, v) for f, v in zip(fields, row, strict=True)],
-            )
+    insert_rows(
+        model,
+        tuple(f.name for f in columns),
+        [[getattr(obj, f.attname) for f in columns] for obj in instances],
+        suffix="ON CONFLICT DO NOTHING" if ignore_conflicts else "",
+    )
 
 
 @cache
