@@ -32,6 +32,9 @@ COUNTERS = (STARTED, DONE, FAILED, DISABLED)
 # Upper bounds (seconds) of the task duration histogram.
 DURATION_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400, math.inf)
 
+# After the worker counters (scheduler.service.counters.FLUSH_RANK): one lock order.
+METRICS_RANK = 1
+
 _FINISHED = {Status.DONE: DONE, Status.FAILED: FAILED, Status.DISABLED: DISABLED}
 _RAN = {Status.RUNNING, Status.BATCH_RUNNING}
 
@@ -85,7 +88,7 @@ def on_status_changed(sender: Any, change: Any, task: Any = None, **_: Any) -> N
     pending = scope.data.get(__name__)
     if pending is None:
         pending = scope.data[__name__] = []
-        scope.before_commit(lambda: add(pending))
+        scope.before_commit(lambda: add(pending), rank=METRICS_RANK)
     pending.append((family, rows))
 
 

@@ -99,6 +99,7 @@ def operation(func: F) -> F:
                 nested = connection.in_atomic_block
                 retryable = any(s in text for s in _RETRYABLE)
                 if retryable and attempt < attempts and not nested:
+                    logger.debug("%s: retrying after %s", func.__name__, text.splitlines()[0])
                     time.sleep(random.uniform(0.005, 0.02) * attempt)
                     continue
                 if "database is locked" in text or "connection" in text or "terminat" in text:
@@ -122,14 +123,17 @@ class OperationScope:
 
     def __init__(self) -> None:
         self.data: dict[str, Any] = {}
-        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks: list[tuple[int, int, Callable[[], None]]] = []
 
-    def before_commit(self, callback: Callable[[], None]) -> None:
-        self._callbacks.append(callback)
+    def before_commit(self, callback: Callable[[], None], rank: int = 10) -> None:
+        """Run ``callback`` at the end of the transaction: lower ranks first, then in
+        the order registered (the order in which their row locks are taken)."""
+        self._callbacks.append((rank, len(self._callbacks), callback))
 
     def finish(self) -> None:
         while self._callbacks:
-            self._callbacks.pop(0)()
+            self._callbacks.sort(key=lambda entry: entry[:2])
+            self._callbacks.pop(0)[2]()
 
 
 class _ScopeHolder(threading.local):

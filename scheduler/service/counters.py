@@ -13,9 +13,62 @@ from django.db import connection
 
 from ..models import RunnableBy, Task, WorkerCounters
 from ..status import Status
-from .base import is_postgres
+from . import sql
+from .base import is_postgres, operation_scope
 
 COUNTED = (Status.PENDING, Status.FAILED)
+# Runs before the other end-of-transaction writes (metrics): every transaction
+# takes those row locks in one order.
+FLUSH_RANK = 0
+
+
+def add(worker_id: str, pending: int, unique: int, last: int) -> None:
+    """Add to a worker's counters, at the end of the running operation's transaction.
+
+    Many transactions add to the same few rows (every registration moves the
+    registering worker's counters and the previous last worker's), so the rows
+    are locked as late as possible, in worker order, after every other lock the
+    transaction takes (deferred foreign-key checks included): a transaction that
+    holds counter rows never waits for a task row, which is what made concurrent
+    registrations deadlock."""
+    if not (pending or unique or last):
+        return
+    scope = operation_scope()
+    if scope is None:
+        _write({worker_id: [pending, unique, last]})
+        return
+    deltas = scope.data.get(__name__)
+    if deltas is None:
+        deltas = scope.data[__name__] = {}
+        scope.before_commit(lambda: _write(deltas), rank=FLUSH_RANK)
+    mine = deltas.setdefault(worker_id, [0, 0, 0])
+    mine[0] += pending
+    mine[1] += unique
+    mine[2] += last
+
+
+def pending_deltas(worker_id: str) -> tuple[int, int, int]:
+    """What the running operation has added to this worker's counters, not yet written."""
+    scope = operation_scope()
+    deltas = scope.data.get(__name__) if scope is not None else None
+    return tuple((deltas or {}).get(worker_id, (0, 0, 0)))
+
+
+def _write(deltas: dict[str, list[int]]) -> None:
+    rows = [(w, *d) for w, d in sorted(deltas.items()) if any(d)]
+    if not rows:
+        return
+    if is_postgres():
+        # Check the transaction's deferred foreign keys now (locking the rows they
+        # reference) rather than at COMMIT, while the counter rows are held.
+        sql.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    for worker_id, pending, unique, last in rows:
+        sql.execute(
+            f"UPDATE {sql.table(WorkerCounters)} SET n_pending = n_pending + %s, "
+            "n_unique = n_unique + %s, n_last_scheduled = n_last_scheduled + %s "
+            "WHERE worker_id = %s",
+            [pending, unique, last, worker_id],
+        )
 
 
 def status_changed(task: Task, old_status: str, new_status: str) -> None:
@@ -24,15 +77,18 @@ def status_changed(task: Task, old_status: str, new_status: str) -> None:
         return
     delta = 1 if now else -1
     sole = 1 if task.n_workers == 1 else 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {WorkerCounters._meta.db_table} SET n_pending = n_pending + %s, "
-            "n_unique = n_unique + %s, "
-            "n_last_scheduled = n_last_scheduled + CASE WHEN worker_id = %s THEN %s ELSE 0 END "
-            f"WHERE worker_id IN (SELECT worker_id FROM {RunnableBy._meta.db_table} "
-            "WHERE task_id = %s)",
-            [delta, delta * sole, task.last_worker, delta, task.task_id],
-        )
+    if task.n_workers == 1 and task.last_worker:
+        linked = [task.last_worker]
+    else:
+        linked = [
+            row[0]
+            for row in sql.fetch(
+                f"SELECT worker_id FROM {sql.table(RunnableBy)} WHERE task_id = %s",
+                [task.task_id],
+            )
+        ]
+    for worker_id in linked:
+        add(worker_id, delta, delta * sole, delta if worker_id == task.last_worker else 0)
 
 
 def link_added(task: Task, worker_id: str) -> None:
@@ -45,23 +101,10 @@ def link_added(task: Task, worker_id: str) -> None:
     # The new worker: one more pending, and it is now the last one added (and
     # the only one if there was none). The previous last worker loses "last";
     # a previously sole worker loses "unique".
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {WorkerCounters._meta.db_table} SET "
-            "n_pending = n_pending + CASE WHEN worker_id = %s THEN 1 ELSE 0 END, "
-            "n_last_scheduled = n_last_scheduled + CASE WHEN worker_id = %s THEN 1 ELSE -1 END, "
-            "n_unique = n_unique + CASE WHEN worker_id = %s THEN %s ELSE %s END "
-            "WHERE worker_id IN (%s, %s)",
-            [
-                worker_id,
-                worker_id,
-                worker_id,
-                1 if old_n == 0 else 0,
-                -1 if old_n == 1 else 0,
-                worker_id,
-                old_last or worker_id,
-            ],
-        )
+    add(worker_id, 1, 1 if old_n == 0 else 0, 1)
+    other = old_last or worker_id
+    if other != worker_id:
+        add(other, 0, -1 if old_n == 1 else 0, -1)
 
 
 def recount(task_ids: list[str] | None = None) -> None:

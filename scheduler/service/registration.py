@@ -28,11 +28,11 @@ from typing import Any
 from django.db import transaction
 
 from ..errors import InvalidArgument
-from ..models import Dependency, RunnableBy, Stakeholder, StatusEvent, Task, WorkerCounters
+from ..models import Dependency, RunnableBy, Stakeholder, StatusEvent, Task
 from ..policy import retry_policy
 from ..signals import task_status_changed_many, task_status_committed
 from ..status import Status
-from . import sql
+from . import counters, sql
 from .base import Ctx, StatusChange, is_postgres, lock_for_share, logger, operation, require_str
 from .counters import COUNTED
 from .registry import chunks, touch_worker_disabled
@@ -297,12 +297,7 @@ class _Run:
         sql.insert_ignore(RunnableBy, ("task", "worker"), self.links)
         sql.insert_ignore(Stakeholder, ("task", "worker"), self.stakes)
         for worker_id, (pending, unique, last) in self.deltas.items():
-            sql.execute(
-                f"UPDATE {sql.table(WorkerCounters)} SET n_pending = n_pending + %s, "
-                "n_unique = n_unique + %s, n_last_scheduled = n_last_scheduled + %s "
-                "WHERE worker_id = %s",
-                [pending, unique, last, worker_id],
-            )
+            counters.add(worker_id, pending, unique, last)
         changes = _emit(ctx, self.inserted, self.worker_id)
         for priority, ids in self.raises.items():
             raise_priority(sorted(set(ids)), priority)

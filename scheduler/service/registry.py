@@ -13,7 +13,7 @@ from ..models import (
     Worker,
     WorkerCounters,
 )
-from . import sql
+from . import counters, sql
 from .base import Ctx
 
 
@@ -66,7 +66,9 @@ def worker_counters(worker_id: str) -> tuple[int, int, int]:
         "WHERE worker_id = %s",
         [worker_id],
     )
-    return tuple(rows[0]) if rows else (0, 0, 0)
+    stored = rows[0] if rows else (0, 0, 0)
+    # Changes of the running operation are written at its end: count them too.
+    return tuple(a + b for a, b in zip(stored, counters.pending_deltas(worker_id), strict=True))
 
 
 def deps_with_state(task_id: str) -> dict[str, tuple[str, float] | None]:

@@ -141,3 +141,48 @@ def test_concurrent_registration_and_completion_keep_readiness_right():
     assert violations() == []
     assert Task.objects.filter(family="U", unmet_deps=0).count() == 600
     assert Ctx.make().config is not None
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_workers_registering_one_dag_at_once_do_not_deadlock(caplog):
+    # What several Luigi workers started on one pipeline do: each registers the
+    # whole graph, root first, in the same order, at the same time. Each
+    # registration moves two workers' counters; those rows are written last, so
+    # a transaction holding them never waits for a task row (nor for a foreign
+    # key check at commit), and PostgreSQL finds no deadlock to break.
+    n_groups, per_group = 10, 30
+    groups = [f"G_{g}" for g in range(n_groups)]
+    plan = [("ROOT", groups)]
+    for g in range(n_groups):
+        leaves = [f"L_{g}_{i}" for i in range(per_group)]
+        plan.append((groups[g], leaves))
+        plan.extend((leaf, []) for leaf in leaves)
+    errors: list[BaseException] = []
+
+    def register(worker: str) -> None:
+        try:
+            for task_id, deps in plan:
+                rpc.call(
+                    "add_task",
+                    {"task_id": task_id, "worker": worker, "family": "T", "deps": deps},
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    caplog.set_level("DEBUG", logger="scheduler")
+    threads = [threading.Thread(target=register, args=(f"w{k}",)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    assert not errors, errors
+    retried = [r.getMessage() for r in caplog.records if "retrying after" in r.getMessage()]
+    assert not [m for m in retried if "deadlock" in m], retried[:3]
+    assert Task.objects.count() == len(plan)
+    assert violations() == []
+    counts = rpc.call("count_pending", {"worker": "w0"})
+    assert counts["n_pending_tasks"] == len(plan)
+    assert counts["n_unique_pending"] == 0
