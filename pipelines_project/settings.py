@@ -139,6 +139,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env
 ):
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 
+# Threads answering Luigi's protocol (scheduler.asgi) in each server process: calls
+# wait on the database most of the time, so on PostgreSQL several run at once. Keep
+# it below DATABASE_POOL_MAX: each thread holds one connection.
+PROTOCOL_THREADS = env.int(
+    "PROTOCOL_THREADS",
+    default=4 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else 1,
+)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

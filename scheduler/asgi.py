@@ -7,6 +7,12 @@ answers /api/<method> with one hop into the same ``dispatch`` the Django view
 uses, after the same access rule (``scheduler.auth.protocol``), and passes
 everything else (REST API under /api/v1/, pages, admin, static files) to Django.
 
+Calls run in a pool of ``PROTOCOL_THREADS`` threads of their own, each keeping
+its database connection across calls. On PostgreSQL several calls run at once
+(a call spends most of its time waiting for the database; row locks keep
+concurrent calls correct, as they do across server processes); on SQLite, where
+writers take turns anyway, the pool has one thread.
+
 Calls from browsers go to Django too: those with an ``Origin`` header or
 ``OPTIONS`` (CORS, django-cors-headers) and, with authentication on, those
 carrying a session cookie (sessions, CSRF). Workers send neither.
@@ -15,12 +21,14 @@ carrying a session cookie (sessions, CSRF). Workers send neither.
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.http.request import split_domain_port, validate_host
 
 from .auth import protocol
@@ -39,9 +47,8 @@ def _first(values: dict[str, list[str]], key: str) -> str | None:
 def _answer(
     http_method: str, method: str, raw: str | None, authorization: str | None
 ) -> tuple[int, dict, dict[str, str]]:
-    # All calls run in asgiref's one thread-sensitive thread, so its connection is
-    # kept across calls (cheaper than a connection per call); one that failed is
-    # replaced.
+    # Each thread of the pool keeps its connection across calls (cheaper than a
+    # connection per call); one that failed is replaced.
     _drop_broken_connection()
     try:
         access = protocol.check(method, authorization)
@@ -51,6 +58,48 @@ def _answer(
         return status, body, {}
     finally:
         _drop_broken_connection()
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_thread_connections: list[Any] = []  # each pool thread's database connection wrapper
+
+
+def _remember_connection() -> None:
+    with _pool_lock:
+        _thread_connections.append(connections[DEFAULT_DB_ALIAS])
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=settings.PROTOCOL_THREADS,
+                thread_name_prefix="luigi-protocol",
+                initializer=_remember_connection,
+            )
+        return _pool
+
+
+def close_connections() -> None:
+    """Stop the pool once its calls are answered and close its threads' connections
+    (e.g. before a test database is dropped). The next call starts a new pool."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True)
+    with _pool_lock:
+        wrappers = list(_thread_connections)
+        _thread_connections.clear()
+    for wrapper in wrappers:
+        # Their threads have ended: closing from here is safe.
+        wrapper.inc_thread_sharing()
+        try:
+            wrapper.close()
+        finally:
+            wrapper.dec_thread_sharing()
 
 
 def _drop_broken_connection() -> None:
@@ -90,7 +139,9 @@ class LuigiProtocolApp:
             await self._send(send, 400, error_body("invalid argument", "the body is not UTF-8"))
             return
         authorization = headers.get(b"authorization")
-        status, answer, extra = await sync_to_async(_answer, thread_sensitive=True)(
+        status, answer, extra = await sync_to_async(
+            _answer, thread_sensitive=False, executor=_executor()
+        )(
             http_method,
             match["method"],
             raw,

@@ -470,6 +470,9 @@ class SchedulerServer:
             raise ServerError(self._listen_message(self.daphne.listen_failure))
         if maintenance.is_alive():
             maintenance.stop()
+        from .asgi import close_connections
+
+        close_connections()
         logger.info("runscheduler stopped")
 
     def _listen_message(self, failure: str) -> str:
