@@ -154,11 +154,16 @@ def _choose_trivial(worker: Worker) -> Task | None:
     suffix = "ORDER BY priority DESC, time, task_id LIMIT 1"
     if is_postgres():
         suffix += " FOR UPDATE SKIP LOCKED"
+    # Walk the ready tasks in rank order and probe each one's link to this worker.
+    # An OFFSET keeps the probe a per-row subquery: flattened into a join, its plan
+    # depends on the statistics, and on a freshly filled table (or in a generic
+    # plan prepared then) PostgreSQL chose a join scanning every link of the
+    # worker for every ready task (33 ms instead of 1 at 500 tasks).
     found = sql.load(
         Task,
         f"status = 'PENDING' AND unmet_deps = 0 AND EXISTS (SELECT 1 FROM "
         f"{sql.table(RunnableBy)} r WHERE r.task_id = {sql.table(Task)}.task_id "
-        "AND r.worker_id = %s)",
+        "AND r.worker_id = %s LIMIT 1 OFFSET 0)",
         [worker.worker_id],
         suffix=suffix,
     )
