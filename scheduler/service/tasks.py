@@ -229,6 +229,9 @@ def register(ctx: Ctx, r: Registration) -> None:
     if added or removed:
         locked = lock_for_share(wanted | removed)
         dep_state = {d: locked.get(d) for d in wanted}
+        if task_id in dep_state:
+            # A task depending on itself: its row (if any) still holds the old status.
+            dep_state[task_id] = (task.status, task.priority)
         task.unmet_deps = sum(1 for d in wanted if (dep_state[d] or (None,))[0] != Status.DONE)
 
     task.resources = resources

@@ -14,6 +14,20 @@ def test_dependency_runs_first(sched):
     assert sched.next_id() == "A"
 
 
+@pytest.mark.parametrize("known", [False, True])
+def test_a_task_listed_as_its_own_dependency_counts_its_new_status(sched, known):
+    # Luigi never sends such a cycle, but a hand-made call may: the dependency on
+    # itself is met exactly when the task itself is DONE (the fixture checks the
+    # stored counts against a recount).
+    sched.add("B")
+    if known:
+        sched.add("A", deps=["B"])
+    sched.add("A", status="DONE", deps=["A", "B"])
+    assert Task.objects.get(pk="A").unmet_deps == 1
+    sched.add("C", deps=["C", "B"])
+    assert Task.objects.get(pk="C").unmet_deps == 2
+
+
 def test_placeholder_dependency_blocks_until_registered_and_done(sched):
     sched.add("A", deps=["B"])
     assert sched.status("B") == "UNKNOWN"
