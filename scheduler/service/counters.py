@@ -35,7 +35,7 @@ def add(worker_id: str, pending: int, unique: int, last: int) -> None:
         return
     scope = operation_scope()
     if scope is None:
-        _write({worker_id: [pending, unique, last]})
+        _write({worker_id: [pending, unique, last]}, last_statements=False)
         return
     deltas = scope.data.get(__name__)
     if deltas is None:
@@ -54,11 +54,11 @@ def pending_deltas(worker_id: str) -> tuple[int, int, int]:
     return tuple((deltas or {}).get(worker_id, (0, 0, 0)))
 
 
-def _write(deltas: dict[str, list[int]]) -> None:
+def _write(deltas: dict[str, list[int]], last_statements: bool = True) -> None:
     rows = [(w, *d) for w, d in sorted(deltas.items()) if any(d)]
     if not rows:
         return
-    if is_postgres():
+    if last_statements and is_postgres():
         # Check the transaction's deferred foreign keys now (locking the rows they
         # reference) rather than at COMMIT, while the counter rows are held.
         sql.execute("SET CONSTRAINTS ALL IMMEDIATE")
