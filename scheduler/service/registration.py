@@ -35,6 +35,7 @@ from ..status import Status
 from . import counters, sql
 from .base import Ctx, StatusChange, is_postgres, lock_for_share, logger, operation, require_str
 from .counters import COUNTED
+from .feed import EVENT_FIELDS
 from .registry import chunks, touch_worker_disabled
 from .tasks import Registration, _values, parse_add_task, raise_priority, register
 
@@ -321,17 +322,7 @@ def _insert(tasks: list[Task]) -> None:
     sql.insert_rows(Task, columns, [[getattr(t, name) for name in columns] for t in tasks])
 
 
-_OUTBOX_COLUMNS = (
-    "at",
-    "task_id",
-    "family",
-    "old_status",
-    "new_status",
-    "cause",
-    "worker",
-    "host",
-    "user",
-)
+_OUTBOX_COLUMNS = EVENT_FIELDS[1:]  # every event column but the id
 _OUTBOX_TYPES = ("float8", "text", "text", "text", "text", "text", "text", "text", "text")
 
 
