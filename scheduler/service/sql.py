@@ -7,6 +7,7 @@ fields and the like are stored exactly as the ORM would store them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
@@ -94,6 +95,11 @@ def insert_rows(
     prepared = [[_prep(f, v) for f, v in zip(fields, row, strict=True)] for row in rows]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(rows) > FEW_ROWS:
+            types = _array_types(model, tuple(columns))
+            if types is not None:
+                select, arrays = _unnest(types, prepared)
+                cursor.execute(f"INSERT INTO {table(model)} ({names}) {select} {suffix}", arrays)
+                return
             cursor.executemany(
                 f"INSERT INTO {table(model)} ({names}) VALUES {row_marks} {suffix}", prepared
             )
@@ -105,6 +111,27 @@ def insert_rows(
                 f"{', '.join([row_marks] * len(part))} {suffix}",
                 [value for row in part for value in row],
             )
+
+
+def _unnest(pg_types: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[str, list]:
+    """``SELECT * FROM unnest(...)`` over ``rows`` (PostgreSQL), one array parameter per
+    column: the statement's text and plan stay the same whatever the number of rows."""
+    marks = ", ".join(f"%s::{t}[]" for t in pg_types)
+    return f"SELECT * FROM unnest({marks})", [list(c) for c in zip(*rows, strict=True)]
+
+
+#: Column types whose values PostgreSQL takes as an array parameter as they are.
+_ARRAY_SAFE = re.compile(r"(varchar\(\d+\)|text|integer|bigint|smallint|double precision|boolean)")
+
+
+@cache
+def _array_types(model: type[models.Model], fields: tuple[str, ...]) -> list[str] | None:
+    """The PostgreSQL types of these columns if all are plain scalars (no JSON, no
+    dates), else None."""
+    types = [f.db_type(connection) for f in _columns(model, fields)]
+    if all(t and _ARRAY_SAFE.fullmatch(t) for t in types):
+        return types
+    return None
 
 
 def insert_returning(
@@ -121,13 +148,8 @@ def insert_returning(
         return []
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
     if connection.vendor == "postgresql":
-        arrays = [list(column) for column in zip(*rows, strict=True)]
-        unnest = ", ".join(f"%s::{t}[]" for t in pg_types)
-        return fetch(
-            f"INSERT INTO {table_name} ({names}) SELECT * FROM unnest({unnest}) "
-            f"RETURNING {returning}",
-            arrays,
-        )
+        select, arrays = _unnest(pg_types, rows)
+        return fetch(f"INSERT INTO {table_name} ({names}) {select} RETURNING {returning}", arrays)
     marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
     result = []
     for start in range(0, len(rows), 200):
