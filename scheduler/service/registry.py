@@ -14,7 +14,10 @@ from ..models import (
     WorkerCounters,
 )
 from . import counters, sql
-from .base import Ctx
+from .base import Ctx, operation_scope
+
+# OperationScope.data key: {worker id: disabled} of the workers this operation touched.
+_TOUCHED = __name__ + ".touched"
 
 
 def create_worker(ctx: Ctx, worker_id: str, **fields) -> None:
@@ -41,15 +44,25 @@ def touch_worker(ctx: Ctx, worker_id: str, *, get_work: bool = False, host=None)
 
 
 def touch_worker_disabled(ctx: Ctx, worker_id: str) -> bool:
-    """Set the worker's last_active to now (creating it if new); whether it is disabled."""
+    """Set the worker's last_active to now (creating it if new); whether it is disabled.
+    Once per operation: add_tasks registering task by task would write the same
+    values again for every task."""
+    scope = operation_scope()
+    touched = scope.data.get(_TOUCHED, {}) if scope is not None else {}
+    if worker_id in touched:
+        return touched[worker_id]
     rows = sql.fetch(
         f"UPDATE {sql.table(Worker)} SET last_active = %s WHERE worker_id = %s RETURNING disabled",
         [ctx.now, worker_id],
     )
     if rows:
-        return bool(rows[0][0])
-    create_worker(ctx, worker_id)
-    return Worker.objects.filter(pk=worker_id, disabled=True).exists()
+        disabled = bool(rows[0][0])
+    else:
+        create_worker(ctx, worker_id)
+        disabled = Worker.objects.filter(pk=worker_id, disabled=True).exists()
+    if scope is not None:
+        scope.data.setdefault(_TOUCHED, {})[worker_id] = disabled
+    return disabled
 
 
 def get_or_create_worker(ctx: Ctx, worker_id: str) -> Worker:

@@ -101,21 +101,30 @@ def _snapshot() -> dict:
     }
 
 
-def _play(steps, bulk: bool, config) -> tuple[dict, list[str]]:
+def rolled_back(play, config) -> tuple[dict, list[str]]:
+    """Run ``play()`` in a transaction rolled back afterwards: the state it left
+    (``_snapshot``) and the invariant checker's findings."""
     try:
         with transaction.atomic():
-            for number, (worker, items) in enumerate(steps):
-                ctx = Ctx(now=T0 + 10 * number, config=config)
-                if bulk:
-                    rpc.call("add_tasks", {"worker": worker, "tasks": items}, ctx=ctx)
-                else:
-                    for item in items:
-                        rpc.call("add_task", {**item, "worker": worker}, ctx=ctx)
+            play()
             state, problems = _snapshot(), violations(config=config)
             raise _Rollback
     except _Rollback:
         pass
     return state, problems
+
+
+def _play(steps, bulk: bool, config) -> tuple[dict, list[str]]:
+    def play() -> None:
+        for number, (worker, items) in enumerate(steps):
+            ctx = Ctx(now=T0 + 10 * number, config=config)
+            if bulk:
+                rpc.call("add_tasks", {"worker": worker, "tasks": items}, ctx=ctx)
+            else:
+                for item in items:
+                    rpc.call("add_task", {**item, "worker": worker}, ctx=ctx)
+
+    return rolled_back(play, config)
 
 
 @pytest.mark.django_db(transaction=False)
