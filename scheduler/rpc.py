@@ -20,6 +20,7 @@ from .service.registry import flag
 # timer and before its read methods; with no timer, workers' calls drive it).
 _PRUNE_FIRST = {
     "get_work",
+    "report_and_get_work",
     "ping",
     "task_list",
     "dep_graph",
@@ -67,10 +68,11 @@ WORK_METHODS = frozenset(
         "decrease_running_task_resources",
         "report_task_statistics",
         "add_scheduler_message_response",
-        # Ours, not Luigi's: a stopping worker hands a running task back, and
-        # registers many tasks in one call.
+        # Ours, not Luigi's: a stopping worker hands a running task back,
+        # registers many tasks in one call, reports a task and asks for the next.
         "release_task",
         "add_tasks",
+        "report_and_get_work",
     }
 )
 # Writes an operator makes from the visualiser or a script (the operator role).

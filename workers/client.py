@@ -4,14 +4,16 @@
   service (``scheduler.rpc.call``), one database transaction per call, so a
   worker needs no server and is still coordinated with every other worker and
   server using the same database. :meth:`SchedulerClient.add_tasks` registers
-  many tasks per transaction (the service's ``add_tasks``).
+  many tasks per transaction (the service's ``add_tasks``); a report and the next
+  get_work stay two calls (in process there is no round trip to save).
 - :class:`RemoteClient` speaks Luigi's HTTP protocol (``POST /api/<method>``,
   form field ``data`` holding the JSON arguments, answer ``{"response": ...}``)
   to this project's server or to a real ``luigid``. It keeps one connection
   alive per thread, retries connection errors and 5xx answers with backoff and
   turns 4xx answers into :class:`SchedulerCallError` carrying the server's message.
   Registration uses this project's ``add_tasks`` method, and falls back to one
-  ``add_task`` per task against a server without it (luigid).
+  ``add_task`` per task against a server without it (luigid); the same for
+  ``report_and_get_work`` (``add_task`` then ``get_work``).
   Credentials: user-info in the URL (Basic, as Luigi's client), else an API
   token (``Authorization: Bearer``) from ``PIPELINES_API_TOKEN`` or ``api_token``
   in the ``[pipelines]`` section of luigi.cfg (never a command-line flag, so it
@@ -63,6 +65,11 @@ class SchedulerClient:
         """Register tasks (``add_task`` payloads), in order."""
         for payload in payloads:
             self.call("add_task", **payload)
+
+    def report_and_get_work(self, report: dict[str, Any], **arguments: Any) -> Any:
+        """``add_task(**report)``, then ``get_work(**arguments)``; get_work's reply."""
+        self.call("add_task", **report)
+        return self.call("get_work", **arguments)
 
     def close(self) -> None:
         """Release what this thread holds (connections)."""
@@ -252,6 +259,18 @@ class RemoteClient(SchedulerClient):
                     elif exc.status != 413:
                         raise
             super().add_tasks(tasks)
+
+    def report_and_get_work(self, report: dict[str, Any], **arguments: Any) -> Any:
+        """One call where the server has it (this project's), else the two calls."""
+        if not getattr(self, "_no_combined", False):
+            try:
+                return self.call("report_and_get_work", report=report, **arguments)
+            except SchedulerCallError as exc:
+                if exc.status != 404:
+                    raise
+                logger.info("the scheduler has no report_and_get_work; making two calls")
+                self._no_combined = True
+        return super().report_and_get_work(report, **arguments)
 
     def close(self) -> None:
         self._drop_connection()

@@ -7,8 +7,10 @@
    register every task (in bulk on the direct path), then ``add_worker``;
 2. ping from a background thread while it works;
 3. loop on ``get_work`` (sending ``current_tasks``), hand each task to an idle
-   child process, report DONE or FAILED (JSON-encoded traceback in ``expl``),
-   register dynamic dependencies and report the task PENDING with ``new_deps``;
+   child process, report DONE or FAILED (JSON-encoded traceback in ``expl``;
+   the last result goes with the next ``get_work``, one ``report_and_get_work``
+   call), register dynamic dependencies and report the task PENDING with
+   ``new_deps``;
 4. stop when there is nothing left for it (or, with ``keep_alive``, when the
    scheduler has no pending task for it), print the summary, return the exit code.
 
@@ -113,6 +115,9 @@ class Runner:
         self._stopping = False  # SIGTERM/SIGINT: no new tasks
         self._deadline = 0.0
         self._disabled = False
+        # Results not yet reported: they go with the next get_work, or on their own
+        # before the loop waits or stops.
+        self._unreported: list[tuple[Task, str, str]] = []
 
     # ------------------------------------------------------------------ public
     def run(self) -> int:
@@ -183,6 +188,8 @@ class Runner:
         options = self.options
         while True:
             self._handle(self.pool.poll(0))
+            if self._stopping or self._disabled or not self.pool.has_idle():
+                self._flush_reports()
             if self._stopping or self._disabled:
                 if not self.pool.busy:
                     return
@@ -194,13 +201,7 @@ class Runner:
             if not self.pool.has_idle():
                 self._handle(self.pool.poll(1.0))
                 continue
-            reply = self.client.call(
-                "get_work",
-                worker=self.worker_id,
-                host=self.host,
-                assistant=options.assistant,
-                current_tasks=list(self.pool.running()),
-            )
+            reply = self._get_work()
             if reply.get("worker_state") == "disabled":
                 logger.warning("the scheduler disabled this worker: finishing running tasks")
                 self.notes.append("the scheduler disabled this worker")
@@ -216,6 +217,25 @@ class Runner:
                 self._stop.wait(options.wait_interval + random.uniform(0, options.wait_jitter))
                 continue
             self._handle(self.pool.poll(options.wait_interval))
+
+    def _get_work(self) -> dict[str, Any]:
+        """get_work, carrying the last unreported result (the others go first)."""
+        last = self._unreported.pop() if self._unreported else None
+        self._flush_reports()
+        arguments = {
+            "worker": self.worker_id,
+            "host": self.host,
+            "assistant": self.options.assistant,
+            "current_tasks": list(self.pool.running()),
+        }
+        if last is None:
+            return self.client.call("get_work", **arguments)
+        return self.client.report_and_get_work(self._report_payload(*last), **arguments)
+
+    def _flush_reports(self) -> None:
+        unreported, self._unreported = self._unreported, []
+        for task, status, expl in unreported:
+            self._report(task, status, expl)
 
     def _keep_alive(self, reply: dict[str, Any]) -> bool:
         if not self.options.keep_alive:
@@ -311,7 +331,7 @@ class Runner:
         else:
             logger.error("%s: failed: %s", task.task_id, result.error)
             self.record.failed[task.task_id] = result.error
-        self._report(task, result.status, expl=result.expl)
+        self._unreported.append((task, result.status, result.expl))
 
     def _suspend(self, task: Task, requested: list[Task]) -> None:
         """run() yielded tasks that are not complete: register them, then wait for them."""
@@ -345,17 +365,17 @@ class Runner:
         )
 
     def _report(self, task: Task, status: str, expl: str) -> None:
-        self.client.call(
-            "add_task",
-            **task_payload(
-                task,
-                self.worker_id,
-                status=status,
-                runnable=None,
-                new_deps=[],
-                expl=expl,
-                assistant=self.options.assistant,
-            ),
+        self.client.call("add_task", **self._report_payload(task, status, expl))
+
+    def _report_payload(self, task: Task, status: str, expl: str) -> dict[str, Any]:
+        return task_payload(
+            task,
+            self.worker_id,
+            status=status,
+            runnable=None,
+            new_deps=[],
+            expl=expl,
+            assistant=self.options.assistant,
         )
 
     def _hand_back(self, tasks: list[Task], report: bool = True) -> None:

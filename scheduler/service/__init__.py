@@ -47,7 +47,7 @@ from .tasks import (
     set_task_progress_percentage,
     set_task_status_message,
 )
-from .work import count_pending, get_work
+from .work import count_pending, get_work, report_and_get_work
 from .workers import add_worker, disable_worker, ping, send_scheduler_message, set_worker_processes
 
 __all__ = [
@@ -84,6 +84,7 @@ __all__ = [
     "prune_now",
     "re_enable_task",
     "release_task",
+    "report_and_get_work",
     "report_task_statistics",
     "resource_list",
     "send_scheduler_message",

@@ -53,7 +53,7 @@ def add_tasks(ctx: Ctx, worker: Any = None, tasks: Any = None, **_: Any) -> dict
         raise InvalidArgument("tasks", "a list of add_task argument objects is required")
     if len(tasks) > MAX_TASKS:
         raise InvalidArgument("tasks", f"{len(tasks)} registrations; at most {MAX_TASKS} per call")
-    parsed = [_parse(i, item, worker_id) for i, item in enumerate(tasks)]
+    parsed = [parse_for_worker(f"tasks[{i}]", item, worker_id) for i, item in enumerate(tasks)]
     _serialise()
     disabled = touch_worker_disabled(ctx, worker_id)
     start = bulk = 0
@@ -69,19 +69,19 @@ def add_tasks(ctx: Ctx, worker: Any = None, tasks: Any = None, **_: Any) -> dict
     return {"registered": len(parsed)}
 
 
-def _parse(index: int, item: Any, worker_id: str) -> Registration:
+def parse_for_worker(name: str, item: Any, worker_id: str) -> Registration:
+    """One add_task argument object sent by ``worker_id`` (argument ``name`` of the
+    call), checked; errors name the argument inside it (``tasks[3].priority``)."""
     if not isinstance(item, dict):
-        raise InvalidArgument(f"tasks[{index}]", "an object of add_task arguments is required")
+        raise InvalidArgument(name, "an object of add_task arguments is required")
     if item.get("worker", worker_id) != worker_id:
-        raise InvalidArgument(f"tasks[{index}].worker", "must be the calling worker (or absent)")
+        raise InvalidArgument(f"{name}.worker", "must be the calling worker (or absent)")
     arguments = {k: v for k, v in item.items() if isinstance(k, str) and k.isidentifier()}
     arguments["worker"] = worker_id
     try:
         return parse_add_task(**arguments)
     except InvalidArgument as exc:
-        raise InvalidArgument(
-            f"tasks[{index}].{exc.argument}", str(exc).split(": ", 1)[-1]
-        ) from None
+        raise InvalidArgument(f"{name}.{exc.argument}", str(exc).split(": ", 1)[-1]) from None
 
 
 def _serialise() -> None:

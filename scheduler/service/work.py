@@ -14,6 +14,7 @@ from ..status import Status
 from . import sql
 from .base import Ctx, is_postgres, operation, require_str
 from .maintenance import prune_if_due
+from .registration import parse_for_worker
 from .registry import (
     capacities,
     get_or_create_worker,
@@ -21,6 +22,7 @@ from .registry import (
     worker_counters,
     workers_map,
 )
+from .tasks import register
 from .transitions import STATUS_FIELDS, set_status
 
 RANK = ("-priority", "time", "task_id")
@@ -284,7 +286,6 @@ def _lock_if_still_ready(task: Task) -> Task | None:
     return locked.first()
 
 
-@operation
 def get_work(
     ctx: Ctx,
     host: Any = None,
@@ -293,11 +294,50 @@ def get_work(
     worker: Any = None,
     **_: Any,
 ) -> dict:
+    return _hand_out(ctx, *_work_arguments(worker, host, assistant, current_tasks))
+
+
+def report_and_get_work(
+    ctx: Ctx,
+    report: Any = None,
+    host: Any = None,
+    assistant: Any = False,
+    current_tasks: Any = None,
+    worker: Any = None,
+    **_: Any,
+) -> dict:
+    """Ours, not Luigi's: ``add_task(**report)`` (a worker reporting the task it
+    finished), then ``get_work``, in one call: one round trip instead of two, and
+    the reply may hand out a task the report made ready. Each is its own
+    transaction, as the two calls are: one transaction would hold the report's
+    locks (a fan-in task's row, which every finished dependency decrements) for the
+    whole claim, and the workers reporting into one fan-in would queue behind it."""
+    # Every argument is checked before the report is applied.
+    arguments = _work_arguments(worker, host, assistant, current_tasks)
+    _report(ctx, parse_for_worker("report", report, arguments[0]))
+    return _hand_out(ctx, *arguments)
+
+
+_report = operation(register)
+
+
+def _work_arguments(
+    worker: Any, host: Any, assistant: Any, current_tasks: Any
+) -> tuple[str, str | None, bool, list | None]:
     worker_id = require_str("worker", worker)
     if current_tasks is not None and not isinstance(current_tasks, list):
         raise InvalidArgument("current_tasks", "a list of task ids or null is required")
-    host = None if host is None else str(host)[:255]
-    assistant = bool(assistant)
+    return worker_id, None if host is None else str(host)[:255], bool(assistant), current_tasks
+
+
+@operation
+def _hand_out(
+    ctx: Ctx,
+    worker_id: str,
+    host: str | None,
+    assistant: bool,
+    current_tasks: list | None,
+) -> dict:
     if ctx.config.prune_on_get_work:
         prune_if_due(ctx, force=True)
 

@@ -1,5 +1,7 @@
 """RemoteClient.add_tasks: one add_tasks call per chunk where the server has it, and
 add_task per task where it does not (404, as luigid) or where a chunk is too big (413).
+RemoteClient.report_and_get_work: one call, or add_task then get_work where the server
+lacks it.
 
 The server is a small HTTP server on loopback that records what it receives."""
 
@@ -16,9 +18,9 @@ from workers.client import BULK_CHUNK, RemoteClient, SchedulerCallError
 
 
 class _Recorder(ThreadingHTTPServer):
-    def __init__(self, add_tasks_status: int) -> None:
+    def __init__(self, statuses: dict[str, int]) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.add_tasks_status = add_tasks_status
+        self.statuses = statuses
         self.calls: list[tuple[str, dict]] = []
 
 
@@ -30,7 +32,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"])).decode()
         data = json.loads(urllib.parse.parse_qs(body)["data"][0])
         self.server.calls.append((method, data))
-        status = self.server.add_tasks_status if method == "add_tasks" else 200
+        status = self.server.statuses.get(method, 200)
         reply = json.dumps({"response": None} if status == 200 else {"error": "no"}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -46,8 +48,8 @@ class _Handler(BaseHTTPRequestHandler):
 def serve():
     servers = []
 
-    def start(add_tasks_status: int) -> tuple[_Recorder, RemoteClient]:
-        server = _Recorder(add_tasks_status)
+    def start(add_tasks_status: int = 200, **statuses: int) -> tuple[_Recorder, RemoteClient]:
+        server = _Recorder({"add_tasks": add_tasks_status, **statuses})
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         url = f"http://127.0.0.1:{server.server_address[1]}/"
@@ -94,3 +96,33 @@ def test_other_refusals_are_errors(serve):
         client.add_tasks(_payloads(2))
     assert caught.value.status == 400
     assert [m for m, _ in server.calls] == ["add_tasks"]
+
+
+def test_report_and_get_work_is_one_call_where_the_server_has_it(serve):
+    server, client = serve()
+    report = {"task_id": "T0", "worker": "W", "status": "DONE"}
+    client.report_and_get_work(report, worker="W", current_tasks=[])
+    assert server.calls == [
+        ("report_and_get_work", {"report": report, "worker": "W", "current_tasks": []})
+    ]
+
+
+def test_report_and_get_work_falls_back_to_two_calls_once_refused(serve):
+    server, client = serve(report_and_get_work=404)
+    for task_id in ("T0", "T1"):
+        client.report_and_get_work({"task_id": task_id, "worker": "W"}, worker="W")
+    assert [m for m, _ in server.calls] == [
+        "report_and_get_work",
+        "add_task",
+        "get_work",
+        "add_task",
+        "get_work",
+    ]
+    assert server.calls[3][1] == {"task_id": "T1", "worker": "W"}
+
+
+def test_report_and_get_work_refused_for_bad_input_is_an_error(serve):
+    server, client = serve(report_and_get_work=400)
+    with pytest.raises(SchedulerCallError):
+        client.report_and_get_work({"task_id": "T0"}, worker="W")
+    assert [m for m, _ in server.calls] == ["report_and_get_work"]

@@ -1,0 +1,150 @@
+"""report_and_get_work: a worker's report and its next get_work in one call, with the
+state and reply of add_task followed by get_work.
+
+The property test plays the same random runs twice, once with the two calls and
+once with the combined one, each inside a transaction rolled back afterwards, and
+compares every reply and everything the scheduler keeps. Workers stay alive (the
+maintenance pass, when due, runs before the combined call, where it runs between the
+two calls: a worker silent past worker_disconnect_delay would differ, legitimately)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scheduler import rpc
+from scheduler.conf import get_config
+from scheduler.errors import InvalidArgument
+from scheduler.models import Task, Worker
+from scheduler.service import Ctx
+
+from .conftest import T0
+from .test_bulk_registration import rolled_back
+
+WORKERS = ["A", "B", "C"]
+LEAVES = [f"Leaf_{i}" for i in range(6)]
+
+# A step: which worker reports (its running task, with this outcome) and asks again.
+step = st.tuples(st.sampled_from(WORKERS), st.sampled_from(["DONE", "DONE", "FAILED"]))
+
+
+def _register(ctx: Ctx) -> None:
+    for worker in WORKERS:
+        tasks = [{"task_id": leaf, "family": "Leaf"} for leaf in LEAVES]
+        tasks.append({"task_id": "Root", "family": "Root", "deps": LEAVES, "priority": 5})
+        rpc.call("add_tasks", {"worker": worker, "tasks": tasks}, ctx=ctx)
+
+
+def _play(steps, combined: bool, config) -> tuple[list, dict, list[str]]:
+    replies: list = []
+    running: dict[str, str | None] = {w: None for w in WORKERS}
+
+    def play() -> None:
+        _register(Ctx(now=T0, config=config))
+        for number, (worker, outcome) in enumerate(steps, start=1):
+            ctx = Ctx(now=T0 + 10 * number, config=config)
+            ask = {"worker": worker, "host": "h", "current_tasks": []}
+            report = None
+            if running[worker]:
+                report = {"task_id": running[worker], "status": outcome, "expl": "x"}
+            if report and combined:
+                reply = rpc.call("report_and_get_work", {**ask, "report": report}, ctx=ctx)
+            else:
+                if report:
+                    rpc.call("add_task", {**report, "worker": worker}, ctx=ctx)
+                reply = rpc.call("get_work", ask, ctx=ctx)
+            running[worker] = reply["task_id"]
+            replies.append(reply)
+
+    return (replies, *rolled_back(play, config))
+
+
+@pytest.mark.django_db(transaction=False)
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=st.lists(step, min_size=1, max_size=14))
+def test_report_and_get_work_equals_add_task_then_get_work(steps):
+    config = dataclasses.replace(get_config(), prune_interval=0.0, worker_disconnect_delay=1e6)
+    two_calls = _play(steps, combined=False, config=config)
+    one_call = _play(steps, combined=True, config=config)
+    assert two_calls[2] == [] and one_call[2] == []
+    assert one_call[0] == two_calls[0]
+    for key in two_calls[1]:
+        assert one_call[1][key] == two_calls[1][key], key
+
+
+def test_the_reply_hands_out_what_the_report_made_ready(sched):
+    sched.add("Leaf_1")
+    sched.add("Root", deps=["Leaf_1"])
+    assert sched.next_id() == "Leaf_1"
+    sched.advance(5)
+    reply = sched(
+        "report_and_get_work",
+        worker="W",
+        current_tasks=[],
+        report={"task_id": "Leaf_1", "status": "DONE"},
+    )
+    assert reply["task_id"] == "Root"
+    assert (sched.status("Leaf_1"), sched.status("Root")) == ("DONE", "RUNNING")
+    assert reply["n_pending_tasks"] == 1  # as Luigi counts it: the task handed out too
+    worker = Worker.objects.get(pk="W")
+    assert worker.last_active == worker.last_get_work == sched.now
+
+
+def test_registrations_in_one_operation_write_the_worker_row_once(sched):
+    """add_tasks with registrations off its bulk path (each one a register call)."""
+    tasks = [{"task_id": f"Leaf_{i}", "status": "DONE"} for i in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        sched("add_tasks", worker="W", tasks=tasks)
+    assert Task.objects.filter(status="DONE").count() == 3
+    worker_table = Worker._meta.db_table
+    updates = [q["sql"] for q in queries if q["sql"].startswith(f'UPDATE "{worker_table}"')]
+    assert len(updates) == 1, updates
+
+
+@pytest.mark.parametrize(
+    "report, argument",
+    [
+        (None, "report"),
+        ("Leaf_1", "report"),
+        ({"task_id": "Leaf_1", "status": "SLEEPING"}, "report.status"),
+        ({"status": "DONE"}, "report.task_id"),
+        ({"task_id": "Leaf_1", "status": "DONE", "worker": "someone else"}, "report.worker"),
+    ],
+)
+def test_a_bad_report_is_refused_and_nothing_is_claimed(sched, report, argument):
+    sched.add("Leaf_1")
+    sched.add("Leaf_2")
+    assert sched.next_id() == "Leaf_1"
+    with pytest.raises(InvalidArgument) as caught:
+        sched("report_and_get_work", worker="W", current_tasks=[], report=report)
+    assert caught.value.argument == argument
+    assert dict(Task.objects.values_list("task_id", "status")) == {
+        "Leaf_1": "RUNNING",
+        "Leaf_2": "PENDING",
+    }
+
+
+def test_over_http(db, client):
+    from tests.urls import at
+
+    def post(method: str, data: str):
+        return client.post(at(f"/api/{method}"), {"data": data})
+
+    assert post("add_task", '{"worker": "W", "task_id": "A"}').status_code == 200
+    assert post("get_work", '{"worker": "W"}').json()["response"]["task_id"] == "A"
+    bad = post("report_and_get_work", '{"worker": "W", "report": {"task_id": "A", "status": 1}}')
+    assert bad.status_code == 400 and "report.status" in bad.content.decode()
+    done = '{"worker": "W", "report": {"task_id": "A", "status": "DONE"}}'
+    ok = post("report_and_get_work", done)
+    assert ok.status_code == 200
+    assert ok.json()["response"]["task_id"] is None
+    assert Task.objects.get(pk="A").status == "DONE"
