@@ -2,8 +2,9 @@
 
 - `LuigidServer`: the reference `luigid` from the installed luigi package, state in a
   temporary directory.
-- `OurServer`: this project under daphne, on a fresh database (a new PostgreSQL
-  database `bench_<random>` dropped afterwards, or a new SQLite file), migrated first.
+- `OurServer`: this project as `manage.py runscheduler` (daphne), on a fresh database (a
+  new PostgreSQL database `bench_<random>` dropped afterwards, or a new SQLite file),
+  migrated first.
 
 Both write their log to a file in the bench work directory. Processes are stopped by
 the PIDs this module started (SIGTERM, then SIGKILL after a grace period).
@@ -350,14 +351,8 @@ class OurServer(BaseServer):
             )
         if migrate.returncode != 0:
             raise ServerError(f"migrate failed (code {migrate.returncode}); see {self.log_path}")
-        argv = [
-            str(BIN_DIR / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "pipelines_project.asgi:application",
-        ]
+        # As deployed: runscheduler (daphne without an access log, the maintenance timer).
+        argv = [sys.executable, "manage.py", "runscheduler", "--port", str(self.port)]
         self._spawn(argv, env, REPO_ROOT)
         self.wait_ready()
 

@@ -10,7 +10,7 @@ each on a fresh scheduler:
 (a) ``--processes`` Luigi worker processes (``luigi --workers 1``) against luigid
     (``scheduler_bench.dag_phase``, shared with the scheduler benchmark);
 (b) the same number of ``runworker --workers 1`` processes over HTTP
-    (``--scheduler-url``) against this project's server under daphne;
+    (``--scheduler-url``) against this project's server (``manage.py runscheduler``);
 (c) the same number of ``runworker --workers 1`` processes in direct database mode.
 
 Wall time runs from starting the processes until all have exited. The targets:

@@ -731,7 +731,7 @@ def targets(results: dict[str, ServerResult], args) -> list[tuple[str, str, str]
         ok = mine < theirs / 3
         detail = (
             f"{mine / 1024:.1f} MiB vs luigid {theirs / 1024:.1f} MiB "
-            f"({mine / theirs:.2f}x; need <0.33x; daphne process only, database server excluded)"
+            f"({mine / theirs:.2f}x; need <0.33x; server process only, database server excluded)"
         )
     out.append((f"server memory @{largest:,} tasks < 1/3 of luigid's", verdict(ok), detail))
     return out
