@@ -12,6 +12,7 @@ processes: unix socket and graceful stop, background mode, refusals.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import os
 import signal
@@ -110,25 +111,40 @@ def test_every_change_reaches_subscribers_in_order_across_a_reconnect(
     log = (tmp_path / "runworker.log").open("wb")
     processes: list[subprocess.Popen] = []
 
-    async def follow(follower: Follower, stop: asyncio.Event, reconnect_after: int = 0) -> None:
+    async def follow(follower: Follower, stop: asyncio.Event) -> None:
         await follower.start()
         while not stop.is_set():
             try:
                 await follower.step(timeout=0.5)
             except TimeoutError:
                 continue
-            if reconnect_after and len(follower.events) >= reconnect_after:
-                reconnect_after = 0
-                await follower.reconnect()
 
-    async def scenario() -> tuple[int, list[Follower]]:
+    async def follow_with_a_gap(
+        flaky: Follower, steady: Follower, pipelines_done: asyncio.Event, stop: asyncio.Event
+    ) -> int:
+        """Follow, drop the connection after the first events, stay away while the
+        steady follower receives ten more (or the pipelines end), then reconnect.
+        Returns how many events were committed while away."""
+        await flaky.start()
+        while not flaky.events and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await flaky.step(timeout=0.5)
+        await flaky.client.close()
+        away_from = len(flaky.events)
+        while len(steady.events) < away_from + 10 and not pipelines_done.is_set():
+            await asyncio.sleep(0.05)
+        missed = len(steady.events) - away_from
+        await follow(flaky, stop)  # reconnects, asking for the changes since its last seq
+        return missed
+
+    async def scenario() -> tuple[int, int, list[Follower]]:
         steady = Follower(url, {"subscribe": "all"})
         flaky = Follower(url, {"subscribe": "all"})
         family = Follower(url, {"subscribe": "family", "family": "Node"})
-        stop = asyncio.Event()
+        stop, pipelines_done = asyncio.Event(), asyncio.Event()
         tasks = [
             asyncio.create_task(follow(steady, stop)),
-            asyncio.create_task(follow(flaky, stop, reconnect_after=15)),
+            asyncio.create_task(follow_with_a_gap(flaky, steady, pipelines_done, stop)),
             asyncio.create_task(follow(family, stop)),
         ]
         while not all(f.seq is not None for f in (steady, flaky, family)):
@@ -149,20 +165,24 @@ def test_every_change_reaches_subscribers_in_order_across_a_reconnect(
         deadline = time.monotonic() + 90
         while any(p.poll() is None for p in processes) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
+        pipelines_done.set()
         expected = await asyncio.to_thread(in_thread, table_events, start_seq)
-        while time.monotonic() < deadline and not all(
-            len(f.events) >= len([e for e in expected if f is not family or e[2] == "Node"])
-            for f in (steady, flaky, family)
+        while time.monotonic() < deadline and not (
+            "catchup" in flaky.openings
+            and all(
+                len(f.events) >= len([e for e in expected if f is not family or e[2] == "Node"])
+                for f in (steady, flaky, family)
+            )
         ):
             await asyncio.sleep(0.1)
         stop.set()
-        await asyncio.gather(*tasks)
+        _, missed, _ = await asyncio.gather(*tasks)
         for follower in (steady, flaky, family):
             await follower.close()
-        return start_seq, [steady, flaky, family]
+        return start_seq, missed, [steady, flaky, family]
 
     try:
-        start_seq, (steady, flaky, family) = asyncio.run(scenario())
+        start_seq, missed, (steady, flaky, family) = asyncio.run(scenario())
     finally:
         runner.stop_all()
         for process in processes:
@@ -177,6 +197,7 @@ def test_every_change_reaches_subscribers_in_order_across_a_reconnect(
     assert {e[2] for e in expected} == {"Node", "Extract", "Transform", "Load"}
     assert seen(steady) == expected
     assert flaky.openings == ["snapshot", "catchup"]
+    assert missed > 0, "no change was committed while the flaky subscriber was away"
     assert seen(flaky) == expected
     assert seen(family) == [e for e in expected if e[2] == "Node"]
     assert all(task["status"] == "DONE" for task in steady.tasks.values())

@@ -8,7 +8,6 @@ import time
 import requests
 
 from scheduler.models import StatusEvent
-from scheduler.models import Task as TaskRow
 from scheduler.service.invariants import violations
 from tests.live.harness import wait_for
 from tests.reliability import journal
@@ -28,13 +27,17 @@ def test_scheduler_killed_mid_run_restarts_and_the_pipeline_completes(
         luigi_workers.start(server, "RelNode", *args, keep_alive=True, module=LUIGI_MODULE)
         for _ in range(3)
     ]
-    wait_for(
-        lambda: TaskRow.objects.filter(status="DONE").count() >= 4,
-        90,
-        "the pipeline to get going",
-        poll=0.05,
-    )
-    before = server.task_list()
+    before: dict = {}
+
+    def going() -> bool:
+        # Killed while tasks run: a snapshot with some done and some running (between
+        # two tasks every worker may be reporting or asking, none running).
+        nonlocal before
+        before = server.task_list()
+        statuses = [t["status"] for t in before.values()]
+        return statuses.count("DONE") >= 4 and "RUNNING" in statuses
+
+    wait_for(going, 90, "the pipeline to get going", poll=0.05)
     scheduler_process.kill()
     killed_at = time.time()
     assert before and {"DONE", "RUNNING"} <= {t["status"] for t in before.values()}
