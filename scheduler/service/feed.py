@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
+
 from ..models import StatusEvent, Task
+from . import sql
 from .base import Ctx
 from .reads import dep_graph, task_list
 from .serialize import serialize_many
@@ -60,9 +63,26 @@ def events_after(
 
 
 def latest_seq() -> int:
-    """The highest outbox id written so far (0 when empty)."""
+    """The highest outbox id written so far: the highest row's, or with the outbox
+    empty (all of it pruned) the id sequence's position (0 before the first event).
+
+    An emptied outbox must not read as 0: the live feed would take it for a reset
+    database and wait out a gap before the next event (a whole grace period of
+    changes held back), and a subscriber's snapshot at 0 could not be caught up."""
     last = StatusEvent.objects.order_by("-id").values_list("id", flat=True).first()
-    return last or 0
+    return last or _sequence_position()
+
+
+def _sequence_position() -> int:
+    table = StatusEvent._meta.db_table
+    if connection.vendor == "postgresql":
+        query = "SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, 'id'))"
+        rows = sql.fetch(query, [connection.ops.quote_name(table)])
+    elif connection.vendor == "sqlite":
+        rows = sql.fetch("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+    else:
+        rows = []
+    return int(rows[0][0] or 0) if rows else 0
 
 
 def retained_since(seq: int) -> bool:

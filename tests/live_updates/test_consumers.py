@@ -177,6 +177,28 @@ def test_since_older_than_the_outbox_gets_a_fresh_snapshot():
     run(scenario)
 
 
+def test_a_snapshot_of_an_emptied_outbox_can_be_caught_up():
+    call("add_task", task_id="A_1", family="A", worker="W", status="DONE")
+    last = StatusEvent.objects.order_by("-id").first().id
+    StatusEvent.objects.all().delete()  # everything pruned
+
+    async def scenario():
+        async with socket() as ws:
+            await ws.send_json_to({"subscribe": "all"})
+            snap = await ws.receive_json_from(timeout=10)
+        # The snapshot's seq is where the ids stand, not 0: the next event is last + 1.
+        assert snap["type"] == "snapshot"
+        assert snap["seq"] == last
+        await acall("add_task", task_id="A_2", family="A", worker="W", status="DONE")
+        async with socket() as ws:
+            await ws.send_json_to({"subscribe": "all", "since": snap["seq"]})
+            catchup = await ws.receive_json_from(timeout=10)
+            assert catchup["type"] == "catchup"
+            assert transitions(catchup["events"]) == [("A_2", "", "DONE")]
+
+    run(scenario)
+
+
 @pytest.fixture
 def no_local_push():
     """Only the tail sees changes, as for a worker process writing to the database."""
