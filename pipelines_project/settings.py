@@ -33,8 +33,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 
 INSTALLED_APPS = [
     # workers first: its `runworker` command must win over the one channels ships.
+    # "daphne" is not an app here: its app imports Twisted into every process (runworker,
+    # migrate, ...); `runscheduler` and the `daphne` command load it where they serve.
     "workers",
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

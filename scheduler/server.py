@@ -37,6 +37,7 @@ import logging.handlers
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -366,6 +367,26 @@ class _LogStream:
 # --------------------------------------------------------------------------- server
 
 
+@contextlib.contextmanager
+def _twisted_without_tls():
+    """Keep Twisted from loading its optional TLS layer while it is first imported.
+
+    runscheduler serves plain HTTP (TLS ends at a reverse proxy, as for luigid), but
+    Twisted loads pyOpenSSL and its TLS protocol whenever they are installed (daphne
+    requires them): about 5 MiB of resident memory for nothing. Only that first import
+    is affected; code that imports ``OpenSSL`` later still gets it.
+    """
+    if "twisted.internet.reactor" in sys.modules or "OpenSSL" in sys.modules:
+        yield  # already loaded (by the host site): nothing to save
+        return
+    sys.modules["OpenSSL"] = None  # type: ignore[assignment]  # import fails: Twisted skips TLS
+    try:
+        yield
+    finally:
+        if "OpenSSL" in sys.modules and sys.modules["OpenSSL"] is None:
+            del sys.modules["OpenSSL"]
+
+
 def _http_factory() -> type:
     """daphne's HTTP factory, building requests that leave form bodies alone.
 
@@ -436,7 +457,8 @@ class SchedulerServer:
     def _serve(self, logdir: Path | None) -> None:
         # daphne.server installs Twisted's asyncio reactor on import: import it here,
         # in the serving process, after any fork.
-        import daphne.server
+        with _twisted_without_tls():
+            import daphne.server
         from channels.routing import get_default_application
         from daphne.access import AccessLogGenerator
         from daphne.server import Server

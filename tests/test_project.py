@@ -82,3 +82,30 @@ def test_asgi_routes_http_and_websocket():
     from pipelines_project.asgi import application
 
     assert set(application.application_mapping) == {"http", "websocket"}
+
+
+def test_setting_up_django_loads_neither_twisted_nor_igraph():
+    # runworker, migrate and every other command start without the server's Twisted
+    # (daphne is not an installed app) or the dashboard's layout library.
+    result = _settings_in_subprocess(
+        {"DEBUG": "true"},
+        "sorted(m for m in ('twisted', 'daphne.server', 'igraph') "
+        "if m in __import__('sys').modules)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_server_imports_twisted_without_its_tls_layer():
+    code = (
+        "import sys; from scheduler.server import _twisted_without_tls\n"
+        "with _twisted_without_tls():\n"
+        "    from twisted.internet import posixbase\n"
+        "import OpenSSL\n"  # still importable by anyone afterwards
+        "print(posixbase.tls is None, sys.modules['OpenSSL'] is OpenSSL)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import igraph
-
 NODE_WIDTH = 160
 NODE_HEIGHT = 28
 H_GAP = 24
@@ -29,6 +27,8 @@ def layered(
     broken by igraph's feedback arc set before layering."""
     if not node_ids:
         return {}
+    import igraph  # imported on first use: a server that never lays out a graph saves ~6 MiB
+
     index = {node: i for i, node in enumerate(node_ids)}
     pairs = [(index[a], index[b]) for a, b in edges if a in index and b in index and a != b]
     graph = igraph.Graph(n=len(node_ids), edges=pairs, directed=True)
