@@ -311,6 +311,10 @@ class LuigidServer(BaseServer):
 
 class OurServer(BaseServer):
     label = "ours"
+    #: The interpreter that runs our server: this one (the development environment,
+    #: with the test tools installed) unless a benchmark was told of another, e.g. a
+    #: production install (`pip install .`, no test extras) with --server-python.
+    python = sys.executable
 
     def __init__(self, workdir: Path, tag: str, db: str, pg_url: str) -> None:
         super().__init__(workdir, tag)
@@ -342,7 +346,7 @@ class OurServer(BaseServer):
             env["SECRET_KEY"] = secrets.token_urlsafe(50)
         with open(self.log_path, "ab") as log:
             migrate = subprocess.run(
-                [sys.executable, "manage.py", "migrate", "--noinput"],
+                [self.python, "manage.py", "migrate", "--noinput"],
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=log,
@@ -352,7 +356,7 @@ class OurServer(BaseServer):
         if migrate.returncode != 0:
             raise ServerError(f"migrate failed (code {migrate.returncode}); see {self.log_path}")
         # As deployed: runscheduler (daphne without an access log, the maintenance timer).
-        argv = [sys.executable, "manage.py", "runscheduler", "--port", str(self.port)]
+        argv = [self.python, "manage.py", "runscheduler", "--port", str(self.port)]
         self._spawn(argv, env, REPO_ROOT)
         self.wait_ready()
 

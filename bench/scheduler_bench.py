@@ -758,7 +758,8 @@ def code_version() -> str:
 def print_report(results: dict[str, ServerResult], args) -> None:
     print()
     print(
-        f"Our server's code: commit {args.code_version}; luigi {luigi_version()}; "
+        f"Our server's code: commit {args.code_version}, run by {args.server_python}; "
+        f"luigi {luigi_version()}; "
         f"load average at start {args.load_start}, at end {load_average()} "
         f"({os.cpu_count()} CPUs)"
     )
@@ -915,6 +916,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1800.0,
         help="seconds before the DAG run is abandoned (default %(default)s)",
     )
+    parser.add_argument(
+        "--server-python",
+        metavar="PATH",
+        default=sys.executable,
+        help="interpreter for our server (default: this one). For memory as deployed, "
+        "a production install without the test extras, whose tools (requests, pygments) "
+        "the REST framework imports when it finds them: python -m venv /tmp/prod && "
+        "/tmp/prod/bin/pip install . (the server's code still comes from this checkout)",
+    )
     parser.add_argument("--skip-luigid", action="store_true", help="measure only our server")
     parser.add_argument("--skip-dag", action="store_true", help="leave out the DAG run")
     parser.add_argument(
@@ -984,6 +994,7 @@ def luigi_version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    OurServer.python = args.server_python
     args.code_version = code_version()
     args.load_start = load_average()
     started = time.time()
