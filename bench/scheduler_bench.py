@@ -922,8 +922,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=sys.executable,
         help="interpreter for our server (default: this one). For memory as deployed, "
         "a production install without the test extras, whose tools (requests, pygments) "
-        "the REST framework imports when it finds them: python -m venv /tmp/prod && "
-        "/tmp/prod/bin/pip install . (the server's code still comes from this checkout)",
+        "the REST framework imports when it finds them: python -m venv ~/prod-venv && "
+        "~/prod-venv/bin/pip install . (the server's code still comes from this checkout)",
     )
     parser.add_argument("--skip-luigid", action="store_true", help="measure only our server")
     parser.add_argument("--skip-dag", action="store_true", help="leave out the DAG run")
