@@ -201,6 +201,7 @@ class RemoteClient(SchedulerClient):
     def call(self, method: str, **arguments: Any) -> Any:
         body = urllib.parse.urlencode({"data": json.dumps(arguments)}).encode()
         problem = ""
+        report_applied = False
         for attempt in range(1, self.attempts + 1):
             try:
                 status, data = self._post(method, body)
@@ -216,9 +217,16 @@ class RemoteClient(SchedulerClient):
                         f"{method}: the scheduler answered {status}: {detail}", status
                     )
                 problem = f"the scheduler at {self.url} answered {status}: {detail}"
+                report_applied = method == "report_and_get_work" and self._report_applied(data)
             if attempt < self.attempts:
                 logger.warning("%s: %s (attempt %d of %d)", method, problem, attempt, self.attempts)
                 time.sleep(min(self.retry_wait * 2 ** (attempt - 1), 10.0))
+            if report_applied:
+                # The report went in and only the get_work part failed: sending it again
+                # would apply it twice, so the retries ask for work alone.
+                method, report_applied = "get_work", False
+                arguments = {k: v for k, v in arguments.items() if k != "report"}
+                body = urllib.parse.urlencode({"data": json.dumps(arguments)}).encode()
         raise SchedulerClientError(f"{method}: {problem} (gave up after {self.attempts} attempts)")
 
     @staticmethod
@@ -230,6 +238,14 @@ class RemoteClient(SchedulerClient):
         if not isinstance(decoded, dict) or "response" not in decoded:
             raise SchedulerClientError(f"{method}: the scheduler's answer has no 'response'")
         return decoded["response"]
+
+    @staticmethod
+    def _report_applied(data: bytes) -> bool:
+        try:
+            decoded = json.loads(data)
+        except ValueError:
+            return False
+        return isinstance(decoded, dict) and decoded.get("report_applied") is True
 
     @staticmethod
     def _error_detail(data: bytes) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, SchedulerError, SchedulerUnavailable
 from ..models import Batcher, Dependency, RunnableBy, SchedulerFlag, Task, Worker
 from ..policy import add_amounts, has_capacity
 from ..status import Status
@@ -315,7 +315,17 @@ def report_and_get_work(
     # Every argument is checked before the report is applied.
     arguments = _work_arguments(worker, host, assistant, current_tasks)
     _report(ctx, parse_for_worker("report", report, arguments[0]))
-    return _hand_out(ctx, *arguments)
+    try:
+        return _hand_out(ctx, *arguments)
+    except DatabaseError as exc:
+        error: SchedulerError = SchedulerUnavailable(f"database error in get_work: {exc}")
+        error.extra = {"report_applied": True}
+        raise error from exc
+    except SchedulerError as exc:
+        # The report is committed: a client that retries must not send it again (a
+        # FAILED report would count twice); it asks with get_work alone.
+        exc.extra = {**exc.extra, "report_applied": True}
+        raise
 
 
 _report = operation(register)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler import rpc
 from scheduler.conf import get_config
-from scheduler.errors import InvalidArgument
+from scheduler.errors import InvalidArgument, SchedulerUnavailable
 from scheduler.models import Task, Worker
 from scheduler.service import Ctx
 
@@ -148,3 +148,44 @@ def test_over_http(db, client):
     assert ok.status_code == 200
     assert ok.json()["response"]["task_id"] is None
     assert Task.objects.get(pk="A").status == "DONE"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [SchedulerUnavailable("lock wait timed out"), OperationalError("could not extend file")],
+)
+def test_a_failed_get_work_part_says_the_report_was_applied(db, client, monkeypatch, failure):
+    """The report commits before get_work runs: if get_work then fails, the error tells
+    the client, so that its retry does not report again (a FAILED twice counts twice)."""
+    from scheduler.service import work
+    from tests.urls import at
+
+    def post(method: str, data: str):
+        return client.post(at(f"/api/{method}"), {"data": data})
+
+    post("add_task", '{"worker": "W", "task_id": "A"}')
+    post("add_task", '{"worker": "W", "task_id": "B"}')
+    assert post("get_work", '{"worker": "W"}').json()["response"]["task_id"] == "A"
+
+    def broken(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(work, "_hand_out", broken)
+    report = '{"worker": "W", "report": {"task_id": "A", "status": "FAILED", "expl": "boom"}}'
+    reply = post("report_and_get_work", report)
+    assert reply.status_code == 503
+    assert reply.json()["error"] == "SchedulerUnavailable"
+    assert reply.json()["report_applied"] is True
+    failed = Task.objects.get(pk="A")
+    assert failed.status == "FAILED" and len(failed.failures) == 1
+    assert Task.objects.get(pk="B").status == "PENDING"  # nothing was handed out
+
+
+def test_a_refused_report_does_not_say_it_was_applied(db, client):
+    from tests.urls import at
+
+    bad = client.post(
+        at("/api/report_and_get_work"),
+        {"data": '{"worker": "W", "report": {"task_id": "A", "status": 1}}'},
+    )
+    assert bad.status_code == 400 and "report_applied" not in bad.json()

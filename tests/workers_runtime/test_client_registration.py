@@ -14,13 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from workers.client import BULK_CHUNK, RemoteClient, SchedulerCallError
+from workers.client import BULK_CHUNK, RemoteClient, SchedulerCallError, SchedulerClientError
 
 
 class _Recorder(ThreadingHTTPServer):
     def __init__(self, statuses: dict[str, int]) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.statuses = statuses
+        self.error_bodies: dict[str, dict] = {}  # per method, for its non-200 answer
         self.calls: list[tuple[str, dict]] = []
 
 
@@ -33,7 +34,8 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.loads(urllib.parse.parse_qs(body)["data"][0])
         self.server.calls.append((method, data))
         status = self.server.statuses.get(method, 200)
-        reply = json.dumps({"response": None} if status == 200 else {"error": "no"}).encode()
+        error = self.server.error_bodies.get(method, {"error": "no"})
+        reply = json.dumps({"response": None} if status == 200 else error).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply)))
@@ -126,3 +128,23 @@ def test_report_and_get_work_refused_for_bad_input_is_an_error(serve):
     with pytest.raises(SchedulerCallError):
         client.report_and_get_work({"task_id": "T0"}, worker="W")
     assert [m for m, _ in server.calls] == ["report_and_get_work"]
+
+
+def test_a_retry_after_the_report_was_applied_asks_for_work_alone(serve):
+    server, _ = serve(report_and_get_work=503)
+    server.error_bodies["report_and_get_work"] = {"error": "x", "report_applied": True}
+    client = RemoteClient(f"http://127.0.0.1:{server.server_address[1]}/", retry_wait=0)
+    report = {"task_id": "T0", "worker": "W", "status": "FAILED"}
+    client.report_and_get_work(report, worker="W", current_tasks=[])
+    assert server.calls == [
+        ("report_and_get_work", {"report": report, "worker": "W", "current_tasks": []}),
+        ("get_work", {"worker": "W", "current_tasks": []}),
+    ]
+
+
+def test_a_retry_without_that_word_sends_the_whole_call_again(serve):
+    server, _ = serve(report_and_get_work=503)
+    client = RemoteClient(f"http://127.0.0.1:{server.server_address[1]}/", attempts=2, retry_wait=0)
+    with pytest.raises(SchedulerClientError):
+        client.report_and_get_work({"task_id": "T0", "worker": "W"}, worker="W")
+    assert [m for m, _ in server.calls] == ["report_and_get_work", "report_and_get_work"]
