@@ -143,15 +143,24 @@ def filter_events(queryset: Any, query: Any) -> Any:
         if query.get(name):
             queryset = queryset.filter(**{lookup: query[name]})
     if query.get("run"):
-        try:
-            queryset = queryset.filter(run_id=int(query["run"]))
-        except ValueError:
-            raise BadQuery("run", f"{query['run']!r} is not a run id (an integer)") from None
+        queryset = queryset.filter(run_id=_run_id(query["run"]))
     if query.get("since"):
         queryset = queryset.filter(at__gte=parse_time("since", query["since"]))
     if query.get("until"):
         queryset = queryset.filter(at__lt=parse_time("until", query["until"]))
     return queryset
+
+
+def _run_id(raw: str) -> int:
+    """A run id from the query string: a 64-bit integer, the column's range (SQLite
+    cannot even compare with a larger one); one no run has matches nothing."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadQuery("run", f"{raw!r} is not a run id (an integer)") from None
+    if not -(2**63) <= value < 2**63:
+        raise BadQuery("run", f"{raw!r} is not a run id (beyond 64 bits)")
+    return value
 
 
 class EventFilter(_QueryFilter):

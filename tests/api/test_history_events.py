@@ -67,6 +67,13 @@ def test_event_run_filter_and_bad_input(events, api):
         "detail": "run: 'latest' is not a run id (an integer)",
         "fields": {"run": ["'latest' is not a run id (an integer)"]},
     }
+    for huge in (str(2**63), str(-(2**63) - 1), str(-(2**127))):  # beyond the column
+        out_of_range = api.get(URL, {"run": huge})
+        assert out_of_range.status_code == 400
+        assert out_of_range.json()["fields"] == {
+            "run": [f"{huge!r} is not a run id (beyond 64 bits)"]
+        }
+    assert api.get(URL, {"run": str(2**63 - 1)}).json()["count"] == 0
     assert api.get(URL, {"since": "soon"}).json()["error"] == "invalid"
     missing = api.get(f"{URL}999999/")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
