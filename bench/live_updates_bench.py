@@ -90,10 +90,16 @@ def produce(worker: str, rate: float, seconds: float, out_path: str, batch: int 
     import django
 
     django.setup()
-    from django.db import transaction
-
     from scheduler import rpc
     from scheduler.service import Ctx
+    from scheduler.service.base import operation
+
+    @operation
+    def calls(ctx: Ctx, arguments: list[dict]) -> None:
+        """``batch`` add_task calls as one operation: one transaction, the outbox
+        rows written at its end (as add_tasks registers many tasks)."""
+        for one in arguments:
+            rpc.call("add_task", one, ctx=ctx)
 
     records = []
     interval = 1.0 / rate
@@ -105,13 +111,14 @@ def produce(worker: str, rate: float, seconds: float, out_path: str, batch: int 
         if pause > 0:
             time.sleep(pause)
         ctx = Ctx.make()
-        with transaction.atomic():
-            for k in range(n, n + batch):
-                arguments = {"task_id": f"{worker}_{k // 2}", "worker": worker}
-                arguments["family"] = "LiveBench"
-                if k % 2:
-                    arguments["status"] = "DONE"
-                rpc.call("add_task", arguments, ctx=ctx)
+        batch_arguments = []
+        for k in range(n, n + batch):
+            arguments = {"task_id": f"{worker}_{k // 2}", "worker": worker}
+            arguments["family"] = "LiveBench"
+            if k % 2:
+                arguments["status"] = "DONE"
+            batch_arguments.append(arguments)
+        calls(ctx, batch_arguments)
         committed = time.time()
         records.extend((change.seq, committed) for change in ctx.changes)
         n += batch

@@ -280,7 +280,8 @@ class SchedulerFlag(models.Model):
 
 
 class StatusEvent(models.Model):
-    """Every status change, written in the transaction that makes it (an outbox).
+    """Every status change, written at the end of the transaction that makes it (an
+    outbox; see ``service.outbox``).
 
     The id orders the events; live views tail this table to learn of changes made
     by any process, and catch up after a reconnect. Old rows are pruned.

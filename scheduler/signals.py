@@ -6,11 +6,13 @@ they connect here.
 - ``task_status_committed`` is sent after that transaction commits (live
   pushes, metrics).
 
-Both carry ``change``: a :class:`scheduler.service.base.StatusChange`.
+Both carry ``change``: a :class:`scheduler.service.base.StatusChange`. Its seq
+(the outbox id) is taken at the end of the transaction (``service.outbox``):
+``task_status_changed`` sees 0, ``task_status_committed`` the id.
 
 - ``task_status_changed_many`` takes ``task_status_changed``'s place when many
   tasks change at once (bulk registration, ``add_tasks``): one signal, inside
-  the transaction, with ``changes`` (StatusChange list, in seq order) and
+  the transaction, with ``changes`` (StatusChange list, in the order made) and
   ``tasks`` (task id -> Task row). A receiver of ``task_status_changed`` that
   must see every change connects here too (``for_each`` adapts it).
   ``task_status_committed`` is still sent once per change.

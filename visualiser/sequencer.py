@@ -8,6 +8,8 @@ event once, in ``seq`` order.
 
 Gaps. On PostgreSQL an outbox id is allocated when the row is inserted, not
 when its transaction commits, so event 12 may become visible before event 11.
+(Rows are inserted by their transaction's last statement, so such a gap usually
+lasts only as long as a commit.)
 A gap is held open for ``grace`` seconds (event 12 waits for 11); after that the
 sequencer moves past it, because a rolled-back transaction leaves a hole that
 never fills. An id given up on is remembered for ``late_horizon`` seconds: if

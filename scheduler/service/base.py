@@ -43,7 +43,8 @@ class Ctx:
 
 @dataclass(frozen=True)
 class StatusChange:
-    """One status change, as recorded in the StatusEvent outbox (``seq`` is its id)."""
+    """One status change, as recorded in the StatusEvent outbox (``seq`` is its id; 0
+    until the operation's outbox rows are written, at the end of its transaction)."""
 
     seq: int
     task_id: str

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Ctx, StatusChange, operation
+from .base import Ctx, operation
 from .operations import disable_task, forgive_failures, mark_as_done, re_enable_task
 
 BATCH_SIZE = 500
@@ -41,14 +41,15 @@ class BulkResult:
 @operation
 def _batch(
     ctx: Ctx, action: Callable[..., Any], task_ids: list[str], user: str | None
-) -> list[StatusChange]:
-    """One transaction; each task with its own context, so its changes are its own."""
-    changes: list[StatusChange] = []
+) -> list[Ctx]:
+    """One transaction; each task with its own context, so its changes are its own
+    (they are in it once the transaction's outbox rows are written, at its end)."""
+    contexts = []
     for task_id in task_ids:
         one = Ctx(now=ctx.now, config=ctx.config)
         action(one, task_id=task_id, user=user)
-        changes.extend(one.changes)
-    return changes
+        contexts.append(one)
+    return contexts
 
 
 def apply(
@@ -69,7 +70,7 @@ def apply(
     for start in range(0, len(ids), batch_size):
         part = ids[start : start + batch_size]
         batch_ctx = Ctx.make() if ctx is None else Ctx(now=ctx.now, config=ctx.config)
-        changes = _batch(batch_ctx, func, part, user)
+        changes = [c for one in _batch(batch_ctx, func, part, user) for c in one.changes]
         # Only the selected tasks count (a batch's members may change along).
         changed += len({c.task_id for c in changes} & set(part))
         if ctx is not None:

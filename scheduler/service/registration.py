@@ -25,17 +25,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db import transaction
-
 from ..errors import InvalidArgument
-from ..models import Dependency, RunnableBy, Stakeholder, StatusEvent, Task
+from ..models import Dependency, RunnableBy, Stakeholder, Task
 from ..policy import retry_policy
-from ..signals import task_status_changed_many, task_status_committed
+from ..signals import task_status_changed_many
 from ..status import Status
-from . import counters, sql
+from . import counters, outbox, sql
 from .base import Ctx, StatusChange, is_postgres, lock_for_share, logger, operation, require_str
 from .counters import COUNTED
-from .feed import EVENT_FIELDS
 from .registry import chunks, touch_worker_disabled
 from .tasks import Registration, _values, parse_add_task, raise_priority, register
 
@@ -305,7 +302,6 @@ class _Run:
         if changes:
             tasks = {t.task_id: t for t in self.inserted}
             task_status_changed_many.send(sender=Task, changes=changes, tasks=tasks)
-            transaction.on_commit(lambda: _committed(changes))
 
 
 def _by_fields(updated: list[tuple[Task, list[str]]]) -> dict[tuple[str, ...], list[Task]]:
@@ -322,28 +318,14 @@ def _insert(tasks: list[Task]) -> None:
     sql.insert_rows(Task, columns, [[getattr(t, name) for name in columns] for t in tasks])
 
 
-_OUTBOX_COLUMNS = EVENT_FIELDS[1:]  # every event column but the id
-_OUTBOX_TYPES = ("float8", "text", "text", "text", "text", "text", "text", "text", "text")
-
-
 def _emit(ctx: Ctx, tasks: list[Task], worker_id: str) -> list[StatusChange]:
-    """The new tasks' "" -> PENDING changes, in the outbox in registration order."""
-    rows = [
-        (ctx.now, t.task_id, t.family, "", Status.PENDING, "add_task", worker_id, None, None)
-        for t in tasks
-    ]
-    seqs = dict(
-        (task_id, seq)
-        for seq, task_id in sql.insert_returning(
-            sql.table(StatusEvent), _OUTBOX_COLUMNS, _OUTBOX_TYPES, rows, "id, task_id"
-        )
-    )
+    """The new tasks' "" -> PENDING changes, queued for the outbox in registration order."""
     changes: list[StatusChange] = []
-    for t in sorted(tasks, key=lambda t: seqs[t.task_id]):
+    for t in tasks:
         logger.debug("task %s: new -> PENDING (add_task, worker %s)", t.task_id, worker_id)
         changes.append(
             StatusChange(
-                seq=seqs[t.task_id],
+                seq=0,
                 task_id=t.task_id,
                 family=t.family,
                 old_status="",
@@ -354,13 +336,8 @@ def _emit(ctx: Ctx, tasks: list[Task], worker_id: str) -> list[StatusChange]:
                 params=t.params,
             )
         )
-    ctx.changes.extend(changes)
+    outbox.record(ctx, changes)
     return changes
-
-
-def _committed(changes: list[StatusChange]) -> None:
-    for change in changes:
-        task_status_committed.send(sender=Task, change=change)
 
 
 __all__ = ["MAX_TASKS", "add_tasks"]

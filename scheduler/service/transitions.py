@@ -6,13 +6,13 @@ readiness counters of its dependants right, and emits the transition signals.
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+from django.db import connection
 
 from .. import policy
-from ..models import Dependency, StatusEvent, Task
-from ..signals import task_status_changed, task_status_committed
+from ..models import Dependency, Task
+from ..signals import task_status_changed
 from ..status import ACTIVE, Status
-from . import counters, sql
+from . import counters, outbox, sql
 from .base import Ctx, StatusChange, logger
 
 STATUS_FIELDS = [
@@ -142,27 +142,8 @@ def emit(
     host: str | None = None,
     user: str | None = None,
 ) -> None:
-    row = (
-        ctx.now,
-        task.task_id,
-        task.family,
-        old_status,
-        new_status,
-        cause[:64],
-        worker,
-        host,
-        user,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {StatusEvent._meta.db_table} (at, task_id, family, old_status, "
-            "new_status, cause, worker, host, {user}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "RETURNING id".replace("{user}", connection.ops.quote_name("user")),
-            row,
-        )
-        seq = cursor.fetchone()[0]
     change = StatusChange(
-        seq=seq,
+        seq=0,  # the outbox id, known at the end of the transaction
         task_id=task.task_id,
         family=task.family,
         old_status=old_status,
@@ -174,9 +155,8 @@ def emit(
         user=user,
         params=task.params,
     )
-    ctx.changes.append(change)
     task_status_changed.send(sender=Task, change=change, task=task)
-    transaction.on_commit(lambda: task_status_committed.send(sender=Task, change=change))
+    outbox.record(ctx, [change])
 
 
 def task_deleted(task: Task) -> None:
