@@ -212,11 +212,11 @@ class Feed:
         # A plain channel name (no "!"): channels_redis then receives directly,
         # without its process-wide receive lock.
         channel = f"live-feed.{uuid.uuid4().hex}"
-        joined = 0.0
+        joined: float | None = None  # the clock may start near 0 (monotonic: since boot)
         receiving: asyncio.Task | None = None
         try:
             while True:
-                if self.clock() - joined > REJOIN:
+                if joined is None or self.clock() - joined > REJOIN:
                     await layer.group_add(GROUP, channel)
                     joined = self.clock()
                 # The blocking read runs in its own task: a cancelled read of
