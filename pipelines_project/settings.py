@@ -195,6 +195,9 @@ LIVE_GAP_GRACE = env.float("LIVE_GAP_GRACE", default=1.0)
 
 # Luigi's add_task payloads list every dependency; allow large ones, refuse beyond.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)
+# Largest WebSocket message runscheduler sends or accepts (daphne's own default, 1 MiB,
+# holds the snapshot of about 2,000 tasks); a larger snapshot goes out as its task count.
+LIVE_MAX_MESSAGE_SIZE = env.int("LIVE_MAX_MESSAGE_SIZE", default=32 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -464,6 +464,8 @@ class SchedulerServer:
         from daphne.server import Server
         from twisted.internet import reactor
 
+        from visualiser.feed import max_message_size
+
         daphne.server.HTTPFactory = _http_factory()
 
         class Daphne(Server):
@@ -504,6 +506,7 @@ class SchedulerServer:
             application=application,
             endpoints=[options.endpoint()],
             signal_handlers=False,
+            websocket_max_message_size=max_message_size(),
             action_logger=access,
             ready_callable=lambda: self._ready(maintenance),
             server_name="runscheduler",

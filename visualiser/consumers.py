@@ -53,10 +53,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from scheduler.service import Ctx
 from scheduler.service import feed as outbox
 
-from .feed import Feed, get_feed
+from .feed import Feed, get_feed, max_message_size
 from .subscriptions import BadRequest, Scope, Subscription, opening
 
 logger = logging.getLogger(__name__)
+
+
+def _encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, allow_nan=False, separators=(",", ":"))
 
 
 class TaskEventsConsumer(AsyncWebsocketConsumer):
@@ -94,7 +98,22 @@ class TaskEventsConsumer(AsyncWebsocketConsumer):
         self.subscription = None
 
     async def _send(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(message, allow_nan=False, separators=(",", ":")))
+        text = _encode(message)  # ASCII: as many bytes as characters
+        limit = max_message_size()
+        if len(text) > limit and message.get("type") == "snapshot" and message.get("tasks"):
+            # As beyond max_shown_tasks: the count, not the tasks (a larger message
+            # would fail the socket); clients page through the REST API instead.
+            count = len(message["tasks"])
+            logger.warning(
+                "snapshot of %d tasks for %s is %d bytes, over LIVE_MAX_MESSAGE_SIZE (%d): "
+                "sending its task count",
+                count,
+                self.subscription.scope if self.subscription else "?",
+                len(text),
+                limit,
+            )
+            text = _encode({**message, "tasks": {}, "num_tasks": count})
+        await self.send(text_data=text)
 
     async def _open(self, scope: Scope, since: int | None) -> Subscription:
         self.feed = await get_feed()

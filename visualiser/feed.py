@@ -61,6 +61,11 @@ def gap_grace() -> float:
     return float(getattr(settings, "LIVE_GAP_GRACE", 1.0))
 
 
+def max_message_size() -> int:
+    """Largest WebSocket message (bytes) runscheduler sends or accepts."""
+    return int(getattr(settings, "LIVE_MAX_MESSAGE_SIZE", 32 * 1024 * 1024))
+
+
 def cross_process_layer() -> Any:
     """The channel layer when it reaches other processes (Redis), else None."""
     layer = get_channel_layer()

@@ -61,6 +61,29 @@ def test_all_gets_a_snapshot_then_every_change_in_order():
     run(scenario)
 
 
+def test_a_snapshot_over_the_message_size_limit_is_sent_as_its_task_count(settings, caplog):
+    # A larger message would fail the socket (daphne refuses to send it).
+    for n in range(20):
+        call("add_task", task_id=f"A_{n}", family="A", worker="W")
+    settings.LIVE_MAX_MESSAGE_SIZE = 2000
+
+    async def scenario():
+        async with socket() as ws:
+            await ws.send_json_to({"subscribe": "all"})
+            snap = await ws.receive_json_from(timeout=10)
+            assert snap["type"] == "snapshot"
+            assert (snap["tasks"], snap["num_tasks"]) == ({}, 20)
+            await ws.send_json_to({"subscribe": "family", "family": "B"})
+            small = await ws.receive_json_from(timeout=10)  # under the limit: whole
+            assert (small["tasks"], "num_tasks" in small) == ({}, False)
+            await acall("add_task", task_id="B_1", family="B", worker="W")
+            events = await events_until(ws, lambda got: len(got) >= 1)
+            assert transitions(events) == [("B_1", "", "PENDING")]
+
+    run(scenario)
+    assert "over LIVE_MAX_MESSAGE_SIZE (2000)" in caplog.text
+
+
 def test_family_subscription_sees_only_its_family():
     call("add_task", task_id="A_1", family="A", worker="W")
     call("add_task", task_id="B_1", family="B", worker="W")
