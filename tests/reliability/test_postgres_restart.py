@@ -74,7 +74,13 @@ def test_postgres_restart_answers_503_and_loses_no_update(
     try:
         args = ("RelNode", "--root", str(root), "--idx", "0", "--n", str(N), "--ms", "300")
         http = ("--scheduler-url", server.url, "--keep-alive", "--wait-interval", "0.2")
-        started = [workers.start(*args, *http, "--workers", "3")]
+        # The outage lasts the probes below (3 s, or past a 10 s pool timeout): the
+        # worker is told to retry for longer than that (Luigi's [core] options), as a
+        # site that restarts its database would.
+        config = tmp_path / "luigi.cfg"
+        config.write_text("[core]\nrpc_retry_attempts = 8\nrpc_retry_wait = 0.5\n")
+        env = workers.env(LUIGI_CONFIG_PATH=str(config))
+        started = [workers.start(*args, *http, "--workers", "3", env=env)]
         wait_for(lambda: len(journal.runs(root)) >= 3, 90, "the pipeline to get going")
 
         private_postgres.stop()
