@@ -27,11 +27,12 @@ from ..models import StatusEvent, Task
 from ..signals import task_status_committed
 from . import sql
 from .base import Ctx, StatusChange, operation_scope
+from .feed import EVENT_FIELDS
 
 #: After counters (0) and metrics (1): the ids are taken just before COMMIT.
 OUTBOX_RANK = 100
 
-_COLUMNS = ("at", "task_id", "family", "old_status", "new_status", "cause", "worker", "host")
+_COLUMNS = EVENT_FIELDS[1:]  # every event column but the id
 _PG_TYPES = ("float8", "text", "text", "text", "text", "text", "text", "text", "text")
 
 
@@ -79,7 +80,7 @@ def _row(change: StatusChange) -> tuple:
 def _insert(rows: list[tuple]) -> list[int]:
     """Insert the rows; their ids, ascending in the order of ``rows``."""
     table = sql.table(StatusEvent)
-    names = ", ".join(connection.ops.quote_name(c) for c in (*_COLUMNS, "user"))
+    names = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
     if connection.vendor == "postgresql":
         # Take the ids first and give the k-th smallest to the k-th row: ordered by
         # construction, whatever order the database inserts or returns rows in.
@@ -96,7 +97,7 @@ def _insert(rows: list[tuple]) -> list[int]:
         )
         return sorted(row[0] for row in found)
     # SQLite: one writer at a time; a row per statement, ids in order by construction.
-    marks = ", ".join(["%s"] * (len(_COLUMNS) + 1))
+    marks = ", ".join(["%s"] * len(_COLUMNS))
     return [
         sql.fetch(f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id", row)[0][0]
         for row in rows
