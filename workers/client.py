@@ -199,7 +199,7 @@ class RemoteClient(SchedulerClient):
         return reply.status, data
 
     def call(self, method: str, **arguments: Any) -> Any:
-        body = urllib.parse.urlencode({"data": json.dumps(arguments)}).encode()
+        body = self._body(arguments)
         problem = ""
         report_applied = False
         for attempt in range(1, self.attempts + 1):
@@ -211,13 +211,14 @@ class RemoteClient(SchedulerClient):
             else:
                 if status == 200:
                     return self._decode(method, data)
-                detail = self._error_detail(data)
+                detail, error = self._error(data)
                 if 400 <= status < 500:
                     raise SchedulerCallError(
                         f"{method}: the scheduler answered {status}: {detail}", status
                     )
                 problem = f"the scheduler at {self.url} answered {status}: {detail}"
-                report_applied = method == "report_and_get_work" and self._report_applied(data)
+                applied = error.get("report_applied") is True
+                report_applied = method == "report_and_get_work" and applied
             if attempt < self.attempts:
                 logger.warning("%s: %s (attempt %d of %d)", method, problem, attempt, self.attempts)
                 time.sleep(min(self.retry_wait * 2 ** (attempt - 1), 10.0))
@@ -226,7 +227,7 @@ class RemoteClient(SchedulerClient):
                 # would apply it twice, so the retries ask for work alone.
                 method, report_applied = "get_work", False
                 arguments = {k: v for k, v in arguments.items() if k != "report"}
-                body = urllib.parse.urlencode({"data": json.dumps(arguments)}).encode()
+                body = self._body(arguments)
         raise SchedulerClientError(f"{method}: {problem} (gave up after {self.attempts} attempts)")
 
     @staticmethod
@@ -240,23 +241,22 @@ class RemoteClient(SchedulerClient):
         return decoded["response"]
 
     @staticmethod
-    def _report_applied(data: bytes) -> bool:
-        try:
-            decoded = json.loads(data)
-        except ValueError:
-            return False
-        return isinstance(decoded, dict) and decoded.get("report_applied") is True
+    def _body(arguments: dict[str, Any]) -> bytes:
+        return urllib.parse.urlencode({"data": json.dumps(arguments)}).encode()
 
     @staticmethod
-    def _error_detail(data: bytes) -> str:
+    def _error(data: bytes) -> tuple[str, dict[str, Any]]:
+        """An error answer's detail (else its text), and its JSON object ({} if none)."""
         text = data.decode("utf-8", errors="replace")
         try:
             decoded = json.loads(text)
         except ValueError:
-            return text.strip()[:300] or "(empty body)"
-        if isinstance(decoded, dict) and "detail" in decoded:
-            return str(decoded["detail"])
-        return text.strip()[:300]
+            return text.strip()[:300] or "(empty body)", {}
+        if not isinstance(decoded, dict):
+            return text.strip()[:300], {}
+        if "detail" in decoded:
+            return str(decoded["detail"]), decoded
+        return text.strip()[:300], decoded
 
     def add_tasks(self, payloads: Iterable[dict[str, Any]]) -> None:
         """``add_tasks`` in chunks where the server has it (this project's), else one
