@@ -53,15 +53,18 @@ def add_tasks(ctx: Ctx, worker: Any = None, tasks: Any = None, **_: Any) -> dict
     parsed = [parse_for_worker(f"tasks[{i}]", item, worker_id) for i, item in enumerate(tasks)]
     _serialise()
     disabled = touch_worker_disabled(ctx, worker_id)
-    start = bulk = 0
+    start = bulk = one_by_one = 0
     while start < len(parsed):
-        taken = 0 if disabled else _plain_run(ctx, worker_id, parsed, start)
-        if taken:
+        if not disabled and not one_by_one:
+            taken, one_by_one = _plain_run(ctx, worker_id, parsed, start)
             bulk += taken
             start += taken
-        else:
+            if taken:
+                continue
+        if start < len(parsed):
             register(ctx, parsed[start])
             start += 1
+            one_by_one = max(0, one_by_one - 1)
     logger.info("registered %d tasks for worker %s (%d in bulk)", len(parsed), worker_id, bulk)
     return {"registered": len(parsed)}
 
@@ -101,8 +104,10 @@ def _plain(r: Registration) -> bool:
     )
 
 
-def _plain_run(ctx: Ctx, worker_id: str, parsed: list[Registration], start: int) -> int:
-    """Apply the longest run of plain registrations from ``start``; how many."""
+def _plain_run(ctx: Ctx, worker_id: str, parsed: list[Registration], start: int) -> tuple[int, int]:
+    """Apply the longest run of plain registrations from ``start``: how many, and how
+    many of those after them are known to need add_task's own path (see
+    ``_Run.blocked``), so that no bulk run is tried again for each of them."""
     window: list[Registration] = []
     seen: set[str] = set()
     for r in parsed[start:]:
@@ -111,12 +116,12 @@ def _plain_run(ctx: Ctx, worker_id: str, parsed: list[Registration], start: int)
         seen.add(r.task_id)
         window.append(r)
     if not window:
-        return 0
+        return 0, 0
     run = _Run(ctx, worker_id, window)
     taken = run.apply()
     if taken:
         run.flush()
-    return taken
+    return taken, run.blocked(taken)
 
 
 class _Run:
@@ -186,6 +191,28 @@ class _Run:
                 break
             taken += 1
         return taken
+
+    def blocked(self, taken: int) -> int:
+        """How many registrations of the window from ``taken`` on stop a bulk run
+        where they stand: tasks that exist (as read, or as placeholders this run
+        made) but cannot take them in bulk, e.g. the UNKNOWN placeholders a
+        dependant registered first made. Registered root first, a graph is mostly
+        such tasks; trying a bulk run (which reads and locks the whole window) before
+        each of them would cost time quadratic in the window."""
+        count = 0
+        for r in self.window[taken:]:
+            if r.task_id not in self.placeholders:
+                task = self.rows.get(r.task_id)
+                if task is None or self._fits(r, task):
+                    break
+            count += 1
+        return count
+
+    def _fits(self, r: Registration, task: Task) -> bool:
+        """May the existing row ``task`` take registration ``r`` in bulk?"""
+        if task.status != Status.PENDING or task.batch_id is not None:
+            return False
+        return r.deps is None or set(r.deps) == set(self.current.get(task.task_id, {}))
 
     def _fill(self, task: Task, r: Registration) -> None:
         """add_task's field updates for a plain registration."""
@@ -269,11 +296,9 @@ class _Run:
         self.inserted.append(task)
 
     def _existing(self, r: Registration, task: Task) -> bool:
-        if task.status != Status.PENDING or task.batch_id is not None:
+        if not self._fits(r, task):
             return False
         current = self.current.get(task.task_id, {})
-        if r.deps is not None and set(r.deps) != set(current):
-            return False
         loaded = _values(task)
         self._fill(task, r)
         if task.last_worker != self.worker_id and task.task_id not in self.linked:

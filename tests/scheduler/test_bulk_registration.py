@@ -30,6 +30,7 @@ from scheduler.models import (
     WorkerCounters,
 )
 from scheduler.service import Ctx
+from scheduler.service import registration as registration_service
 from scheduler.service.invariants import violations
 from scheduler.service.registration import MAX_TASKS
 
@@ -142,6 +143,39 @@ def test_add_tasks_equals_add_task_one_by_one(steps):
     assert problems_bulk == []
     for key in one_by_one:
         assert bulk[key] == one_by_one[key], key
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_graph_registered_root_first_tries_few_bulk_runs(monkeypatch):
+    """Root first (as Luigi's workers find a graph), every task after the root is an
+    UNKNOWN placeholder when its registration comes: add_task's path, one by one.
+    A bulk run reads and locks the whole window, so one tried before each of them
+    made a 1,000-task call quadratic (a 5,000-task graph took 100 s to register);
+    now the first failed run tells how many to take one by one. Same end state."""
+    leaves = [f"Leaf_{i}" for i in range(200)]
+    groups = {f"Group_{g}": leaves[g::5] for g in range(5)}
+    items = [{"task_id": "Root", "family": "Root", "deps": sorted(groups)}]
+    items += [{"task_id": g, "family": "Group", "deps": deps} for g, deps in groups.items()]
+    items += [{"task_id": leaf, "family": "Leaf", "deps": []} for leaf in leaves]
+    runs = []
+    original = registration_service._Run.__init__
+
+    def counting(self, *args, **kwargs):
+        runs.append(len(args[2]))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(registration_service._Run, "__init__", counting)
+    config = dataclasses.replace(get_config(), prune_interval=0.0)
+    bulk, problems = _play([("A", items)], bulk=True, config=config)
+    assert problems == []
+    # The root in bulk; the groups' placeholders found by that run; the leaves'
+    # placeholders (made by the groups' registrations) found by one more.
+    assert len(runs) <= 3, runs
+    monkeypatch.setattr(registration_service._Run, "__init__", original)
+    one_by_one, _ = _play([("A", items)], bulk=False, config=config)
+    for key in one_by_one:
+        assert bulk[key] == one_by_one[key], key
+    assert len(bulk["tasks"]) == 206
 
 
 def test_a_graph_registered_by_two_workers_in_bulk(sched):
