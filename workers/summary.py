@@ -127,8 +127,9 @@ def classify(
         else:
             unknown.append(task_id)
     done_elsewhere = is_complete_now(unknown) if unknown else set()
+    undecided = set(unknown)
     for task_id in plan.order:  # requirements come first
-        if task_id not in unknown:
+        if task_id not in undecided:
             continue
         if task_id in done_elsewhere:
             outcomes[task_id] = Outcome.DONE_ELSEWHERE

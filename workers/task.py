@@ -29,6 +29,10 @@ SAME_AS_PYTHON_MODULE = "_same_as_python_module"
 _NOT_USER_SPECIFIED = "__not_user_specified"
 _default_namespaces: dict[str, str] = {}
 _instance_cache: dict[Any, Task] | None = {}
+# Each class's parameters, found once (class_params walks the whole MRO, and every
+# instantiation asks). Setting or deleting an attribute of any Task class forgets
+# them all: a Parameter added to a base class is a parameter of its subclasses too.
+_params_cache: dict[type, Params] = {}
 
 
 def namespace(namespace: str | None = None, scope: str = "") -> None:
@@ -71,6 +75,14 @@ class TaskMeta(abc.ABCMeta):
         if namespace.get("_visible_in_registry", True):
             registry.register(cls)  # type: ignore[arg-type]
         return cls
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        _params_cache.clear()
+
+    def __delattr__(cls, name: str) -> None:
+        super().__delattr__(name)
+        _params_cache.clear()
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         cache = _instance_cache
@@ -172,7 +184,10 @@ class Task(metaclass=TaskMeta):
     # -- parameters ----------------------------------------------------------------------
     @classmethod
     def get_params(cls) -> Params:
-        return class_params(cls)
+        params = _params_cache.get(cls)
+        if params is None:
+            params = _params_cache[cls] = class_params(cls)
+        return list(params)
 
     @classmethod
     def get_param_names(cls, include_significant: bool = False) -> list[str]:

@@ -91,6 +91,24 @@ def test_instance_cache_returns_the_same_object() -> None:
         workers.clear_instance_cache()
 
 
+def test_parameters_added_to_a_class_later_are_seen() -> None:
+    class Base(workers.Task):
+        a = workers.IntParameter()
+
+    class Child(Base):
+        pass
+
+    assert [name for name, _ in Child.get_params()] == ["a"]  # remembered from here on
+    Base.b = workers.IntParameter(default=2)
+    assert [name for name, _ in Child.get_params()] == ["a", "b"]
+    assert Child(a=1).param_kwargs == {"a": 1, "b": 2}
+    del Base.b
+    assert [name for name, _ in Child.get_params()] == ["a"]
+    params = Child.get_params()
+    params.clear()  # the caller's copy: the class keeps its parameters
+    assert [name for name, _ in Child.get_params()] == ["a"]
+
+
 def test_identity_and_parameter_helpers() -> None:
     class Params(workers.Task):
         a = workers.IntParameter()
