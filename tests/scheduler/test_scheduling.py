@@ -1,5 +1,8 @@
 """get_work decisions: priority, resources, greedy reservation, batching, counters."""
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from scheduler.models import Task
 
 
@@ -218,6 +221,22 @@ def test_count_pending_counters(sched):
     assert counts["n_pending_last_scheduled"] == 2  # A, C (X added last)
     assert counts["worker_state"] == "active"
     assert counts["running_tasks"] == []
+
+
+def test_a_claim_moves_every_wanting_workers_counters_in_one_statement(sched):
+    for worker in ("X", "Y", "Z"):
+        sched.add("A", worker=worker)
+        sched.add("B", worker=worker)
+    sched.add("C", worker="Z")
+    with CaptureQueriesContext(connection) as queries:
+        assert sched.next_id(worker="Y") in ("A", "B")
+    counter_writes = [q for q in queries if "workercounters" in q["sql"].lower()]
+    # One UPDATE on PostgreSQL for the three rows; SQLite writes a row per statement.
+    assert len(counter_writes) == (2 if connection.vendor == "postgresql" else 4)  # + read
+    counts = {w: sched("count_pending", worker=w) for w in ("X", "Y", "Z")}
+    assert [counts[w]["n_pending_tasks"] for w in ("X", "Y", "Z")] == [1, 1, 2]
+    assert [counts[w]["n_unique_pending"] for w in ("X", "Y", "Z")] == [0, 0, 1]
+    assert [counts[w]["n_pending_last_scheduled"] for w in ("X", "Y", "Z")] == [0, 0, 2]
 
 
 def test_count_pending_skips_upstream_disabled(sched):
