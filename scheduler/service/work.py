@@ -123,28 +123,30 @@ def _resend_and_reset_orphans(ctx: Ctx, worker_id: str, current: set[str]) -> Ta
     return missed[0] if missed else None
 
 
-def _probe(worker: Worker) -> tuple[bool, bool, bool]:
+def _probe(worker: Worker) -> tuple[bool, bool, bool, bool]:
     """(is the worker trivial, does any DISABLED task exist, is the scheduler
-    paused), in one round trip."""
+    paused, does the worker hold running tasks), in one round trip."""
     task = sql.table(Task)
-    any_resources, any_disabled, paused = sql.fetch(
+    any_resources, any_disabled, paused, holds = sql.fetch(
         f"SELECT EXISTS (SELECT 1 FROM {task} WHERE status = 'PENDING' AND has_resources = %s), "
         f"EXISTS (SELECT 1 FROM {task} WHERE status = 'DISABLED'), "
-        f"(SELECT value FROM {sql.table(SchedulerFlag)} WHERE name = %s)",
-        [True, SchedulerFlag.PAUSED],
+        f"(SELECT value FROM {sql.table(SchedulerFlag)} WHERE name = %s), "
+        f"EXISTS (SELECT 1 FROM {task} WHERE worker_running = %s "
+        "AND status IN ('RUNNING', 'BATCH_RUNNING'))",
+        [True, SchedulerFlag.PAUSED, worker.worker_id],
     )[0]
-    paused = bool(_flag_value(paused))
+    paused, holds = bool(_flag_value(paused)), bool(holds)
     if worker.assistant:
-        return False, bool(any_disabled), paused
+        return False, bool(any_disabled), paused, holds
     if not any_resources:
-        return True, bool(any_disabled), paused
+        return True, bool(any_disabled), paused, holds
     mine = sql.fetch(
         f"SELECT 1 FROM {task} t WHERE t.status = 'PENDING' AND t.has_resources = %s AND EXISTS "
         f"(SELECT 1 FROM {sql.table(RunnableBy)} r WHERE r.task_id = t.task_id "
         "AND r.worker_id = %s) LIMIT 1",
         [True, worker.worker_id],
     )
-    return not mine, bool(any_disabled), paused
+    return not mine, bool(any_disabled), paused, holds
 
 
 def _ready(queryset=None):
@@ -365,12 +367,14 @@ def _hand_out(
         sql.save_fields(w, ["info"])
 
     best = None
-    if current_tasks is not None:
+    trivial, any_disabled, paused, holds = _probe(w)
+    if current_tasks is not None and holds:
         best = _resend_and_reset_orphans(ctx, worker_id, {str(t) for t in current_tasks})
+        # Batch members it reset are PENDING again: probe anew.
+        trivial, any_disabled, paused, _ = _probe(w)
 
     members: list[Task] = []
     batched: dict = {}
-    trivial, any_disabled, paused = _probe(w)
     if best is None and not paused:
         for _attempt in range(5):
             found = _choose_trivial(w) if trivial else _choose_with_resources(ctx, w, assistant)

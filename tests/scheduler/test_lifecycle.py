@@ -1,6 +1,8 @@
 """Task lifecycle through the service: registration, ordering, reports, retries, disabling."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from scheduler.models import Task
 
@@ -212,6 +214,24 @@ def test_resend_when_worker_missed_the_reply(sched):
     assert again == first
     other = sched.next_id(current_tasks=[first])
     assert other not in (None, first)
+
+
+def test_a_worker_holding_nothing_is_not_searched_for_missed_replies(sched):
+    sched.add("A")
+    sched.add("B")
+    with CaptureQueriesContext(connection) as queries:
+        first = sched.next_id(current_tasks=[])
+    assert first == "A" and _held_loads(queries) == []
+    with CaptureQueriesContext(connection) as queries:
+        assert sched.next_id(current_tasks=[]) == first  # holds A: searched, resent
+    assert len(_held_loads(queries)) == 1
+
+
+def _held_loads(queries) -> list[str]:
+    """The statements loading a worker's running tasks (not the probe's EXISTS)."""
+    return [
+        q["sql"] for q in queries if "worker_running = " in q["sql"] and "EXISTS" not in q["sql"]
+    ]
 
 
 def test_dead_worker_loses_its_running_task(sched):
