@@ -73,15 +73,22 @@ def get_or_create_worker(ctx: Ctx, worker_id: str) -> Worker:
     return found[0]
 
 
-def worker_counters(worker_id: str) -> tuple[int, int, int]:
-    rows = sql.fetch(
-        f"SELECT n_pending, n_unique, n_last_scheduled FROM {sql.table(WorkerCounters)} "
-        "WHERE worker_id = %s",
-        [worker_id],
-    )
-    stored = rows[0] if rows else (0, 0, 0)
+def worker_counters(
+    worker_id: str, stored: tuple[int | None, int | None, int | None] | None = None
+) -> tuple[int, int, int]:
+    """The worker's count_pending counters: ``stored`` (the row as read, if the caller
+    read it already) plus what the running operation has added but not written."""
+    if stored is None:
+        rows = sql.fetch(
+            f"SELECT n_pending, n_unique, n_last_scheduled FROM {sql.table(WorkerCounters)} "
+            "WHERE worker_id = %s",
+            [worker_id],
+        )
+        stored = rows[0] if rows else (0, 0, 0)
     # Changes of the running operation are written at its end: count them too.
-    return tuple(a + b for a, b in zip(stored, counters.pending_deltas(worker_id), strict=True))
+    return tuple(
+        (a or 0) + b for a, b in zip(stored, counters.pending_deltas(worker_id), strict=True)
+    )
 
 
 def deps_with_state(task_id: str) -> dict[str, tuple[str, float] | None]:

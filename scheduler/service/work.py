@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import DatabaseError, connection
 
 from ..errors import InvalidArgument, SchedulerError, SchedulerUnavailable
-from ..models import Batcher, Dependency, RunnableBy, SchedulerFlag, Task, Worker
+from ..models import (
+    Batcher,
+    Dependency,
+    RunnableBy,
+    SchedulerFlag,
+    Task,
+    Worker,
+    WorkerCounters,
+)
 from ..policy import add_amounts, has_capacity
 from ..status import Status
 from . import sql
@@ -61,9 +70,15 @@ def _any_disabled() -> bool:
     return Task.objects.filter(status=Status.DISABLED).exists()
 
 
-def count_pending_reply(ctx: Ctx, worker: Worker, any_disabled: bool | None = None) -> dict:
-    """The worker's maintained counters (as loaded), less its upstream-disabled tasks."""
-    n_pending, n_unique, n_last = worker_counters(worker.worker_id)
+def count_pending_reply(
+    ctx: Ctx,
+    worker: Worker,
+    any_disabled: bool | None = None,
+    stored: tuple[int | None, int | None, int | None] | None = None,
+) -> dict:
+    """The worker's maintained counters (``stored`` if the caller read them), less its
+    upstream-disabled tasks."""
+    n_pending, n_unique, n_last = worker_counters(worker.worker_id, stored)
     if _any_disabled() if any_disabled is None else any_disabled:
         tables = _tables()
         query = _UPSTREAM_DISABLED_SQL.format(**tables) + _UD_COUNTS_SQL.format(**tables)
@@ -123,30 +138,48 @@ def _resend_and_reset_orphans(ctx: Ctx, worker_id: str, current: set[str]) -> Ta
     return missed[0] if missed else None
 
 
-def _probe(worker: Worker) -> tuple[bool, bool, bool, bool]:
-    """(is the worker trivial, does any DISABLED task exist, is the scheduler
-    paused, does the worker hold running tasks), in one round trip."""
+@dataclass(frozen=True)
+class _Probe:
+    trivial: bool  # no PENDING task this worker may run needs resources
+    any_disabled: bool  # some task is DISABLED (count_pending subtracts its dependents)
+    paused: bool  # the scheduler is paused
+    holds: bool  # the worker runs a task (get_work may have to resend it)
+    counters: tuple[int | None, int | None, int | None]  # its stored count_pending counters
+
+
+def _probe(worker: Worker) -> _Probe:
+    """What get_work needs to know before it searches, in one round trip."""
     task = sql.table(Task)
-    any_resources, any_disabled, paused, holds = sql.fetch(
+    row = sql.fetch(
         f"SELECT EXISTS (SELECT 1 FROM {task} WHERE status = 'PENDING' AND has_resources = %s), "
         f"EXISTS (SELECT 1 FROM {task} WHERE status = 'DISABLED'), "
         f"(SELECT value FROM {sql.table(SchedulerFlag)} WHERE name = %s), "
         f"EXISTS (SELECT 1 FROM {task} WHERE worker_running = %s "
-        "AND status IN ('RUNNING', 'BATCH_RUNNING'))",
-        [True, SchedulerFlag.PAUSED, worker.worker_id],
+        "AND status IN ('RUNNING', 'BATCH_RUNNING')), "
+        "c.n_pending, c.n_unique, c.n_last_scheduled "
+        f"FROM (SELECT 1 AS one) one LEFT JOIN {sql.table(WorkerCounters)} c "
+        "ON c.worker_id = %s",
+        [True, SchedulerFlag.PAUSED, worker.worker_id, worker.worker_id],
     )[0]
-    paused, holds = bool(_flag_value(paused)), bool(holds)
+    any_resources, any_disabled, paused, holds = row[:4]
+    found = _Probe(
+        trivial=True,
+        any_disabled=bool(any_disabled),
+        paused=bool(_flag_value(paused)),
+        holds=bool(holds),
+        counters=tuple(row[4:]),
+    )
     if worker.assistant:
-        return False, bool(any_disabled), paused, holds
+        return replace(found, trivial=False)
     if not any_resources:
-        return True, bool(any_disabled), paused, holds
+        return found
     mine = sql.fetch(
         f"SELECT 1 FROM {task} t WHERE t.status = 'PENDING' AND t.has_resources = %s AND EXISTS "
         f"(SELECT 1 FROM {sql.table(RunnableBy)} r WHERE r.task_id = t.task_id "
         "AND r.worker_id = %s) LIMIT 1",
         [True, worker.worker_id],
     )
-    return not mine, bool(any_disabled), paused, holds
+    return replace(found, trivial=not mine)
 
 
 def _ready(queryset=None):
@@ -367,15 +400,16 @@ def _hand_out(
         sql.save_fields(w, ["info"])
 
     best = None
-    trivial, any_disabled, paused, holds = _probe(w)
-    if current_tasks is not None and holds:
+    probe = _probe(w)
+    if current_tasks is not None and probe.holds:
         best = _resend_and_reset_orphans(ctx, worker_id, {str(t) for t in current_tasks})
         # Batch members it reset are PENDING again: probe anew.
-        trivial, any_disabled, paused, _ = _probe(w)
+        probe = _probe(w)
 
     members: list[Task] = []
     batched: dict = {}
-    if best is None and not paused:
+    if best is None and not probe.paused:
+        trivial = probe.trivial
         for _attempt in range(5):
             found = _choose_trivial(w) if trivial else _choose_with_resources(ctx, w, assistant)
             if found is None:
@@ -386,7 +420,7 @@ def _hand_out(
         if best is not None and best.batchable:
             members, batched = _collect_batch(best, w, trivial)
 
-    reply = count_pending_reply(ctx, w, any_disabled)
+    reply = count_pending_reply(ctx, w, probe.any_disabled, probe.counters)
     if len(members) > 1:
         batch_id = hashlib.md5(
             "|".join(t.task_id for t in members).encode(), usedforsecurity=False

@@ -239,6 +239,25 @@ def test_a_claim_moves_every_wanting_workers_counters_in_one_statement(sched):
     assert [counts[w]["n_pending_last_scheduled"] for w in ("X", "Y", "Z")] == [0, 0, 2]
 
 
+def test_get_work_reads_the_counters_with_its_probe(sched):
+    sched.add("A", worker="X")
+    sched.add("B", worker="X")
+    sched.add("B", worker="Y")
+    with CaptureQueriesContext(connection) as queries:
+        reply = sched.work(worker="X")
+    reads = [
+        q["sql"]
+        for q in queries
+        if "workercounters" in q["sql"].lower() and q["sql"].lstrip().upper().startswith("SELECT")
+    ]
+    assert len(reads) == 1 and "EXISTS" in reads[0]  # the probe's statement, no other
+    assert reply["task_id"] == "A"
+    assert (reply["n_pending_tasks"], reply["n_unique_pending"]) == (2, 1)
+    assert reply["n_pending_last_scheduled"] == 1  # A (Y was added to B last)
+    fresh = sched.work(worker="never-seen")  # no counters row yet
+    assert fresh["task_id"] is None and fresh["n_pending_tasks"] == 0
+
+
 def test_count_pending_skips_upstream_disabled(sched):
     sched.add("A", deps=["D"])
     sched.add("D", status="DISABLED")
