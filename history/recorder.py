@@ -209,16 +209,10 @@ def record_many(sender: Any = None, changes: Any = (), tasks: Any = None, **_: A
         return
     tasks = tasks or {}
     ids = sorted({c.task_id for c in changes})
-    run_table = _quote(Run._meta.db_table)
     with_runs: set[str] = set()
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ", ".join(["%s"] * len(part))
-            cursor.execute(
-                f"SELECT DISTINCT task_id FROM {run_table} WHERE task_id IN ({marks})", part
-            )
-            with_runs.update(row[0] for row in cursor.fetchall())
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        with_runs.update(row[0] for row in sql.fetch(*sql.ids_having(Run, "task_id", part)))
     counts = Counter(c.task_id for c in changes)
     first: list[Any] = []
     for change in changes:

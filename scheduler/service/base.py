@@ -22,6 +22,7 @@ from django.db import (
 from ..conf import SchedulerConfig, get_config
 from ..errors import InvalidArgument, SchedulerUnavailable
 from ..models import Task
+from . import sql
 
 logger = logging.getLogger("scheduler")
 
@@ -168,18 +169,11 @@ def lock_for_share(task_ids: Iterable[str]) -> dict[str, tuple[str, float]]:
     ids = sorted(set(task_ids))
     if not ids:
         return {}
-    suffix = "ORDER BY task_id FOR SHARE" if is_postgres() else ""
     result = {}
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), 5000):
-            part = ids[start : start + 5000]
-            marks = ", ".join(["%s"] * len(part))
-            cursor.execute(
-                f"SELECT task_id, status, priority FROM {Task._meta.db_table} "
-                f"WHERE task_id IN ({marks}) {suffix}",
-                part,
-            )
-            result.update({row[0]: (row[1], row[2]) for row in cursor.fetchall()})
+    for start in range(0, len(ids), 5000):  # locked in task id order
+        part = ids[start : start + 5000]
+        statement = sql.rows_by_pk(Task, part, "t.task_id, t.status, t.priority", lock="SHARE")
+        result.update({row[0]: (row[1], row[2]) for row in sql.fetch(*statement)})
     return result
 
 

@@ -124,36 +124,47 @@ def _plain_run(ctx: Ctx, worker_id: str, parsed: list[Registration], start: int)
     return taken, run.blocked(taken)
 
 
+def _edges_query(task_ids: list[str]) -> tuple[str, list]:
+    """(task, dependency, its status, its priority) for every edge of these tasks."""
+    dep, task = sql.table(Dependency), sql.table(Task)
+    if is_postgres():
+        # Index probes per task and per edge, whatever the plan (see sql.rows_by_pk).
+        return (
+            f"SELECT v.id, e.dep_id, t.status, t.priority FROM unnest(%s::text[]) AS v(id) "
+            f"CROSS JOIN LATERAL (SELECT d.dep_id FROM {dep} d WHERE d.task_id = v.id "
+            "OFFSET 0) e "
+            f"LEFT JOIN LATERAL (SELECT t.status, t.priority FROM {task} t "
+            "WHERE t.task_id = e.dep_id OFFSET 0) t ON true",
+            [task_ids],
+        )
+    marks = ", ".join(["%s"] * len(task_ids))
+    return (
+        f"SELECT d.task_id, d.dep_id, t.status, t.priority FROM {dep} d "
+        f"LEFT JOIN {task} t ON t.task_id = d.dep_id WHERE d.task_id IN ({marks})",
+        task_ids,
+    )
+
+
 class _Run:
     """The state read for a run of plain registrations, and the writes it collects."""
 
     def __init__(self, ctx: Ctx, worker_id: str, window: list[Registration]) -> None:
         self.ctx, self.worker_id, self.window = ctx, worker_id, window
         ids = [r.task_id for r in window]
-        suffix = "ORDER BY task_id FOR UPDATE" if is_postgres() else ""
         self.rows: dict[str, Task] = {}
-        for part in chunks(sorted(ids)):
-            marks = ", ".join(["%s"] * len(part))
-            for task in sql.load(Task, f"task_id IN ({marks})", part, suffix=suffix):
+        for part in chunks(sorted(ids)):  # locked in task id order
+            for task in sql.load_by_pk(Task, part, lock="UPDATE"):
                 self.rows[task.task_id] = task
         existing = sorted(self.rows)
         self.current: dict[str, dict[str, tuple[str, float] | None]] = defaultdict(dict)
         self.linked: set[str] = set()
         for part in chunks(existing):
-            marks = ", ".join(["%s"] * len(part))
-            for task_id, dep, status, prio in sql.fetch(
-                f"SELECT d.task_id, d.dep_id, t.status, t.priority FROM {sql.table(Dependency)} d "
-                f"LEFT JOIN {sql.table(Task)} t ON t.task_id = d.dep_id "
-                f"WHERE d.task_id IN ({marks})",
-                part,
-            ):
+            for task_id, dep, status, prio in sql.fetch(*_edges_query(part)):
                 self.current[task_id][dep] = None if status is None else (status, prio)
             self.linked.update(
                 row[0]
                 for row in sql.fetch(
-                    f"SELECT task_id FROM {sql.table(RunnableBy)} "
-                    f"WHERE worker_id = %s AND task_id IN ({marks})",
-                    [worker_id, *part],
+                    *sql.ids_having(RunnableBy, "task_id", part, "r.worker_id = %s", [worker_id])
                 )
             )
         # Dependencies of new tasks: their state, held until commit (as add_task does).

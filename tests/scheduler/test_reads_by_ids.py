@@ -1,0 +1,92 @@
+"""Reading rows by many ids (sql.rows_by_pk, sql.ids_having, the registration's edges).
+
+Statements are prepared on PostgreSQL, and PostgreSQL may keep a generic plan made
+without the values. Registration reads 200 ids at a time; an IN list planned that
+way became a sequential scan of the task table per call. The generic plans of these
+reads must keep the indexes.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection, transaction
+
+from scheduler.models import RunnableBy, Task, Worker
+from scheduler.service import registration, sql
+from scheduler.service.base import lock_for_share
+
+
+def test_rows_by_pk_finds_the_rows_of_the_ids_that_exist(sched):
+    for task_id in ("A", "B", "C"):
+        sched.add(task_id, worker="X")
+    sched.add("B", worker="Y")
+    with transaction.atomic():
+        loaded = sql.load_by_pk(Task, ["A", "C", "nope"], lock="UPDATE")
+        shared = lock_for_share(["B", "C", "gone"])
+    assert sorted(t.task_id for t in loaded) == ["A", "C"]
+    assert all(isinstance(t, Task) and t.status == "PENDING" for t in loaded)
+    assert shared == {"B": ("PENDING", 0.0), "C": ("PENDING", 0.0)}
+    having = sql.ids_having(RunnableBy, "task_id", ["A", "B", "nope"], "r.worker_id = %s", ["Y"])
+    assert {row[0] for row in sql.fetch(*having)} == {"B"}
+    assert {row[0] for row in sql.fetch(*sql.ids_having(RunnableBy, "task_id", ["A", "B"]))} == {
+        "A",
+        "B",
+    }
+
+
+def test_edges_of_registered_tasks_with_their_dependencies_state(sched):
+    sched.add("P", deps=["D1", "D2"])
+    sched.add("D1")
+    rows = sql.fetch(*registration._edges_query(["P", "D1", "nope"]))
+    assert sorted(rows, key=lambda r: r[1]) == [
+        ("P", "D1", "PENDING", 0.0),
+        ("P", "D2", "UNKNOWN", 0.0),
+    ]
+
+
+def _generic_plan(statement: str, params: list) -> str:
+    """EXPLAIN of ``statement`` as PostgreSQL's generic plan would run it."""
+    numbered = iter(range(1, len(params) + 1))
+    body = re.sub(r"%s", lambda _: f"${next(numbered)}", statement)
+    types = ", ".join("text[]" if isinstance(p, list) else "text" for p in params)
+    raw = connection.connection
+    with raw.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE generic_probe ({types}) AS {body}")
+        try:
+            from psycopg import sql as pgsql
+
+            call = pgsql.SQL("EXPLAIN EXECUTE generic_probe ({})").format(
+                pgsql.SQL(", ").join(pgsql.Literal(p) for p in params)
+            )
+            cursor.execute(call)
+            return "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE generic_probe")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="generic plans are PostgreSQL's")
+def test_reads_by_many_ids_keep_the_indexes_in_a_generic_plan(db):
+    # A table as a registration sees it: filled moments ago, never analyzed.
+    ids = [f"T{i:05d}" for i in range(3000)]
+    Task.objects.bulk_create(Task(task_id=t, time=0.0, updated=0.0) for t in ids)
+    Worker.objects.create(worker_id="W", started=0.0, last_active=0.0)
+    sql.execute(
+        f"INSERT INTO {sql.table(RunnableBy)} (task_id, worker_id) "
+        "SELECT t, 'W' FROM unnest(%s::text[]) AS t",
+        [ids],
+    )
+    sample = ids[1000:1200]
+    statements = {
+        "task rows, locked": sql.rows_by_pk(Task, sample, "t.task_id", lock="UPDATE"),
+        "lock for share": sql.rows_by_pk(Task, sample, "t.status", lock="SHARE"),
+        "runnable links": sql.ids_having(RunnableBy, "task_id", sample, "r.worker_id = %s", ["W"]),
+        "edges": registration._edges_query(sample),
+    }
+    with transaction.atomic():
+        for name, (statement, params) in statements.items():
+            plan = _generic_plan(statement, params)
+            assert "Seq Scan" not in plan, f"{name}:\n{plan}"
+            assert "Index" in plan, f"{name}:\n{plan}"
