@@ -94,7 +94,11 @@ def count_pending_reply(
         f"SELECT t.task_id, t.worker_running, w.info FROM {sql.table(Task)} t "
         f"JOIN {sql.table(Worker)} w ON w.worker_id = t.worker_running "
         f"WHERE t.status = 'RUNNING' AND EXISTS (SELECT 1 FROM {sql.table(RunnableBy)} r "
-        "WHERE r.task_id = t.task_id AND r.worker_id = %s) ORDER BY t.time, t.task_id",
+        # A probe of the (task, worker) index per running task: as a join, the plan
+        # kept for this prepared statement walked every link of the worker for each
+        # running task (1.2 ms per get_work at 5,000 links, against 0.1).
+        "WHERE r.task_id = t.task_id AND r.worker_id = %s LIMIT 1 OFFSET 0) "
+        "ORDER BY t.time, t.task_id",
         [worker.worker_id],
     )
     running_tasks = [

@@ -90,3 +90,30 @@ def test_reads_by_many_ids_keep_the_indexes_in_a_generic_plan(db):
             plan = _generic_plan(statement, params)
             assert "Seq Scan" not in plan, f"{name}:\n{plan}"
             assert "Index" in plan, f"{name}:\n{plan}"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="generic plans are PostgreSQL's")
+def test_the_running_tasks_of_a_reply_probe_the_links_in_a_generic_plan(sched):
+    ids = [f"T{i:05d}" for i in range(3000)]
+    for start in range(0, len(ids), 1000):
+        part = ids[start : start + 1000]
+        sched("add_tasks", worker="W", tasks=[{"task_id": t, "family": "T"} for t in part])
+    for other in ("X", "Y", "Z"):  # run three of them
+        sched("add_tasks", worker=other, tasks=[{"task_id": t, "family": "T"} for t in ids[:3]])
+        assert sched.work(worker=other)["task_id"] in ids[:3]
+    statements = []
+
+    def capture(execute, statement, params, many, context):
+        statements.append((statement, list(params or [])))
+        return execute(statement, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        reply = sched("count_pending", worker="W")
+    assert len(reply["running_tasks"]) == 3
+    [(statement, params)] = [s for s in statements if "worker_running, w.info" in s[0]]
+    with transaction.atomic():
+        plan = _generic_plan(statement, params)
+    # The worker's link to each running task is one index probe (a SubPlan), not a
+    # walk over all 3,000 links of the worker per running task.
+    assert "SubPlan" in plan, plan
+    assert f"Seq Scan on {RunnableBy._meta.db_table}" not in plan, plan
