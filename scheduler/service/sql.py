@@ -101,14 +101,35 @@ def save_fields(instance: models.Model, fields: Sequence[str]) -> None:
 
 
 def save_fields_many(instances: Sequence[models.Model], fields: Sequence[str]) -> None:
-    """save_fields for many rows of one model: one executemany (pipelined on PostgreSQL)."""
+    """save_fields for many rows of one model. On PostgreSQL, plain scalar columns
+    go in one UPDATE joined to an array per column (unnest), as insert_rows does;
+    else one executemany (pipelined on PostgreSQL). The rows should be locked
+    already: the join updates them in no particular order."""
     if not instances:
         return
     model = type(instances[0])
     columns = _columns(model, tuple(fields))
     rows = [[*(_prep(f, getattr(i, f.attname)) for f in columns), i.pk] for i in instances]
-    with connection.cursor() as cursor:
-        cursor.executemany(_update_sql(model, columns), rows)
+    pk = model._meta.pk
+    types = None
+    if connection.vendor == "postgresql" and len(rows) > FEW_ROWS:
+        types = _array_types(model, (*fields, pk.name))
+    if types is None:
+        with connection.cursor() as cursor:
+            cursor.executemany(_update_sql(model, columns), rows)
+        return
+    quote = connection.ops.quote_name
+    names = [f"c{i}" for i in range(len(columns))]
+    assignments = ", ".join(
+        f"{quote(f.column)} = v.{name}" for f, name in zip(columns, names, strict=True)
+    )
+    select, arrays = _unnest(types, rows)
+    aliases = ", ".join([*names, "pk"])
+    execute(
+        f"UPDATE {table(model)} AS t SET {assignments} FROM ({select}) AS v({aliases}) "
+        f"WHERE t.{quote(pk.column)} = v.pk",
+        arrays,
+    )
 
 
 def insert(instance: models.Model) -> None:

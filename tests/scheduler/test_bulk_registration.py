@@ -187,6 +187,9 @@ def test_a_graph_registered_by_two_workers_in_bulk(sched):
     assert Task.objects.filter(status="PENDING").count() == 301
     assert Task.objects.get(pk="Root").unmet_deps == 300
     assert RunnableBy.objects.count() == 602
+    # B's links were saved for all 301 rows at once (one UPDATE on PostgreSQL).
+    assert set(Task.objects.values_list("n_workers", "last_worker").distinct()) == {(2, "B")}
+    assert violations() == []
     assert StatusEvent.objects.count() == 301  # new -> PENDING once each
     assert Run.objects.count() == 301
     assert sched("count_pending", worker="B")["n_pending_tasks"] == 301
