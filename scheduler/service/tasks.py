@@ -325,7 +325,13 @@ MUTABLE_FIELDS = list(
 
 
 def _values(task: Task) -> dict:
-    return {name: copy.copy(getattr(task, name)) for name in MUTABLE_FIELDS}
+    """The task's mutable fields, dicts and lists copied (so that changes made to them
+    in place show); the other values are immutable and kept as they are."""
+    values = {}
+    for name in MUTABLE_FIELDS:
+        value = getattr(task, name)
+        values[name] = copy.copy(value) if isinstance(value, (dict, list)) else value
+    return values
 
 
 def raise_priority(task_ids: list[str], priority: float) -> None:
