@@ -67,7 +67,7 @@ def _generic_plan(statement: str, params: list) -> str:
             cursor.execute("DEALLOCATE generic_probe")
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="generic plans are PostgreSQL's")
+@pytest.mark.postgres_only  # generic plans are PostgreSQL's
 def test_reads_by_many_ids_keep_the_indexes_in_a_generic_plan(db):
     # A table as a registration sees it: filled moments ago, never analyzed.
     ids = [f"T{i:05d}" for i in range(3000)]
@@ -92,7 +92,7 @@ def test_reads_by_many_ids_keep_the_indexes_in_a_generic_plan(db):
             assert "Index" in plan, f"{name}:\n{plan}"
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="generic plans are PostgreSQL's")
+@pytest.mark.postgres_only  # generic plans are PostgreSQL's
 def test_the_running_tasks_of_a_reply_probe_the_links_in_a_generic_plan(sched):
     ids = [f"T{i:05d}" for i in range(3000)]
     for start in range(0, len(ids), 1000):
