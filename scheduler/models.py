@@ -133,6 +133,11 @@ class Task(models.Model):
             ),
             models.Index(fields=["status", "updated"], name="pl_task_status_updated"),
             models.Index(fields=["status", "has_resources"], name="pl_task_status_resources"),
+            # get_work's "does any PENDING task need resources": a tiny index that no
+            # plan passes over for a walk of every PENDING task.
+            models.Index(
+                fields=["status"], name="pl_task_needs_resources", condition=Q(has_resources=True)
+            ),
             models.Index(
                 fields=["worker_running"],
                 name="pl_task_worker_running",

@@ -154,8 +154,11 @@ class _Probe:
 def _probe(worker: Worker) -> _Probe:
     """What get_work needs to know before it searches, in one round trip."""
     task = sql.table(Task)
+    # The statement is prepared: with has_resources a parameter, the plan PostgreSQL
+    # keeps for it walked every PENDING task looking for one (20-28 ms at 50,000);
+    # with the value written in, the (status, has_resources) index answers.
     row = sql.fetch(
-        f"SELECT EXISTS (SELECT 1 FROM {task} WHERE status = 'PENDING' AND has_resources = %s), "
+        f"SELECT EXISTS (SELECT 1 FROM {task} WHERE status = 'PENDING' AND has_resources), "
         f"EXISTS (SELECT 1 FROM {task} WHERE status = 'DISABLED'), "
         f"(SELECT value FROM {sql.table(SchedulerFlag)} WHERE name = %s), "
         f"EXISTS (SELECT 1 FROM {task} WHERE worker_running = %s "
@@ -163,7 +166,7 @@ def _probe(worker: Worker) -> _Probe:
         "c.n_pending, c.n_unique, c.n_last_scheduled "
         f"FROM (SELECT 1 AS one) one LEFT JOIN {sql.table(WorkerCounters)} c "
         "ON c.worker_id = %s",
-        [True, SchedulerFlag.PAUSED, worker.worker_id, worker.worker_id],
+        [SchedulerFlag.PAUSED, worker.worker_id, worker.worker_id],
     )[0]
     any_resources, any_disabled, paused, holds = row[:4]
     found = _Probe(
@@ -178,10 +181,10 @@ def _probe(worker: Worker) -> _Probe:
     if not any_resources:
         return found
     mine = sql.fetch(
-        f"SELECT 1 FROM {task} t WHERE t.status = 'PENDING' AND t.has_resources = %s AND EXISTS "
+        f"SELECT 1 FROM {task} t WHERE t.status = 'PENDING' AND t.has_resources AND EXISTS "
         f"(SELECT 1 FROM {sql.table(RunnableBy)} r WHERE r.task_id = t.task_id "
         "AND r.worker_id = %s) LIMIT 1",
-        [True, worker.worker_id],
+        [worker.worker_id],
     )
     return replace(found, trivial=not mine)
 
