@@ -155,8 +155,8 @@ def _probe(worker: Worker) -> _Probe:
     """What get_work needs to know before it searches, in one round trip."""
     task = sql.table(Task)
     # The statement is prepared: with has_resources a parameter, the plan PostgreSQL
-    # keeps for it walked every PENDING task looking for one (20-28 ms at 50,000);
-    # with the value written in, the (status, has_resources) index answers.
+    # keeps for it walked every PENDING task looking for one (20-28 ms at 50,000).
+    # Written in, the value lets the partial index pl_task_needs_resources answer.
     row = sql.fetch(
         f"SELECT EXISTS (SELECT 1 FROM {task} WHERE status = 'PENDING' AND has_resources), "
         f"EXISTS (SELECT 1 FROM {task} WHERE status = 'DISABLED'), "
