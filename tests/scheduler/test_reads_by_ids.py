@@ -9,6 +9,8 @@ reads must keep the indexes.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection, transaction
@@ -92,22 +94,34 @@ def test_reads_by_many_ids_keep_the_indexes_in_a_generic_plan(db):
             assert "Index" in plan, f"{name}:\n{plan}"
 
 
-@pytest.mark.postgres_only  # generic plans are PostgreSQL's
-def test_the_running_tasks_of_a_reply_probe_the_links_in_a_generic_plan(sched):
-    ids = [f"T{i:05d}" for i in range(3000)]
+def _register(sched, worker: str, ids: list[str]) -> None:
     for start in range(0, len(ids), 1000):
         part = ids[start : start + 1000]
-        sched("add_tasks", worker="W", tasks=[{"task_id": t, "family": "T"} for t in part])
-    for other in ("X", "Y", "Z"):  # run three of them
-        sched("add_tasks", worker=other, tasks=[{"task_id": t, "family": "T"} for t in ids[:3]])
-        assert sched.work(worker=other)["task_id"] in ids[:3]
-    statements = []
+        sched("add_tasks", worker=worker, tasks=[{"task_id": t, "family": "T"} for t in part])
+
+
+@contextmanager
+def _captured() -> Iterator[list[tuple[str, list]]]:
+    """The statements run inside, with their parameters (unlike CaptureQueriesContext,
+    whose SQL has the values written in)."""
+    statements: list[tuple[str, list]] = []
 
     def capture(execute, statement, params, many, context):
         statements.append((statement, list(params or [])))
         return execute(statement, params, many, context)
 
     with connection.execute_wrapper(capture):
+        yield statements
+
+
+@pytest.mark.postgres_only  # generic plans are PostgreSQL's
+def test_the_running_tasks_of_a_reply_probe_the_links_in_a_generic_plan(sched):
+    ids = [f"T{i:05d}" for i in range(3000)]
+    _register(sched, "W", ids)
+    for other in ("X", "Y", "Z"):  # run three of them
+        _register(sched, other, ids[:3])
+        assert sched.work(worker=other)["task_id"] in ids[:3]
+    with _captured() as statements:
         reply = sched("count_pending", worker="W")
     assert len(reply["running_tasks"]) == 3
     [(statement, params)] = [s for s in statements if "worker_running, w.info" in s[0]]
@@ -122,16 +136,8 @@ def test_the_running_tasks_of_a_reply_probe_the_links_in_a_generic_plan(sched):
 @pytest.mark.postgres_only  # generic plans are PostgreSQL's
 def test_get_work_probe_finds_tasks_needing_resources_through_the_index(sched):
     ids = [f"T{i:05d}" for i in range(3000)]
-    for start in range(0, len(ids), 1000):
-        part = ids[start : start + 1000]
-        sched("add_tasks", worker="W", tasks=[{"task_id": t, "family": "T"} for t in part])
-    statements = []
-
-    def capture(execute, statement, params, many, context):
-        statements.append((statement, list(params or [])))
-        return execute(statement, params, many, context)
-
-    with connection.execute_wrapper(capture):
+    _register(sched, "W", ids)
+    with _captured() as statements:
         assert sched.work(worker="W")["task_id"] == ids[0]
     [(statement, params)] = [s for s in statements if "SELECT EXISTS" in s[0]]
     with transaction.atomic():
