@@ -329,6 +329,16 @@ def test_refuses_to_start_without_migrations(tmp_path: Path):
     assert "run `python manage.py migrate` first" in result.stderr
 
 
+def test_a_configuration_error_is_reported_before_serving(tmp_path: Path):
+    env = server_env(f"sqlite:///{tmp_path / 'unused.sqlite3'}")
+    env["SCHEDULER_RETRY_DELAY"] = "soon"
+    result = run_command(["--port", str(free_port())], env)
+    assert result.returncode == 1
+    assert "(scheduler.E001)" in result.stderr
+    assert "retry_delay" in result.stderr
+    assert "serving on" not in result.stderr
+
+
 def test_bad_port_is_a_command_error(tmp_path: Path):
     result = run_command(["--port", "70000"], _clean_env())
     assert result.returncode == 1
