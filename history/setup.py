@@ -55,7 +55,15 @@ def ensure_schedule(using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 def post_migrate(using: str = DEFAULT_DB_ALIAS, **_: Any) -> None:
+    from django.contrib.auth.models import Group, Permission
+    from django_q.models import Schedule
+
+    from scheduler.migrated import tables_exist
+
     # pipelines_scheduler.operate_scheduler is declared on the Task model (created by
-    # django.contrib.auth after the scheduler app migrates, before this app).
-    ensure_groups(using)
-    ensure_schedule(using)
+    # django.contrib.auth after the scheduler app migrates, before this app). After a
+    # partial migrate the tables may not exist yet: the migrate that creates them does it.
+    if tables_exist(using, Group, Permission):
+        ensure_groups(using)
+    if tables_exist(using, Schedule):
+        ensure_schedule(using)

@@ -6,10 +6,14 @@ from django.db.models.signals import post_delete, post_migrate, post_save
 
 
 def _after_migrate(using: str = DEFAULT_DB_ALIAS, **_: Any) -> None:
-    from workers import schedules
+    from django_q.models import Schedule
 
-    if using != DEFAULT_DB_ALIAS:
-        return
+    from scheduler.migrated import tables_exist
+    from workers import schedules
+    from workers.models import PipelineSchedule
+
+    if using != DEFAULT_DB_ALIAS or not tables_exist(using, Schedule, PipelineSchedule):
+        return  # not yet: the migrate that creates these tables does it
     schedules.ensure_maintenance_schedule()
     schedules.sync_settings_schedules()
 
