@@ -77,7 +77,7 @@ class WorkerCounters(models.Model):
 
 class Task(models.Model):
     task_id = models.CharField(primary_key=True, max_length=ID_LENGTH)
-    family = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    family = models.CharField(max_length=255, blank=True, default="")
     # Family(k=v, ...) over the public params, sorted: shown and searched.
     display_name = models.TextField(blank=True, default="")
     module = models.CharField(max_length=255, null=True, blank=True)
@@ -105,7 +105,7 @@ class Task(models.Model):
     tracking_url = models.TextField(null=True, blank=True)
     accepts_messages = models.BooleanField(default=False)
     batchable = models.BooleanField(default=False)
-    batch_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    batch_id = models.CharField(max_length=64, null=True, blank=True)
     retry_policy = models.JSONField(default=dict, blank=True)
     # Failure timestamps still inside the disable window.
     failures = models.JSONField(default=list, blank=True)
@@ -117,7 +117,7 @@ class Task(models.Model):
     unmet_deps = models.IntegerField(default=0)
     # How many workers may run it, and which one was added last (RunnableBy).
     n_workers = models.IntegerField(default=0)
-    last_worker = models.CharField(max_length=ID_LENGTH, null=True, blank=True, db_index=True)
+    last_worker = models.CharField(max_length=ID_LENGTH, null=True, blank=True)
     message_responses = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -154,6 +154,12 @@ class Task(models.Model):
             models.Index(fields=["priority", "task_id"], name="pl_task_priority"),
             # A prefix: a btree entry has a size limit, a display name has none.
             models.Index(Left("display_name", 200), "task_id", name="pl_task_name"),
+            # Declared here rather than with db_index, which on PostgreSQL adds a
+            # second (LIKE) index per text column that no query uses: every index is
+            # written on each insert, and on each update that is not HOT.
+            models.Index(fields=["family"], name="pl_task_family"),
+            models.Index(fields=["batch_id"], name="pl_task_batch"),
+            models.Index(fields=["last_worker"], name="pl_task_last_worker"),
         ]
         permissions = [
             (
@@ -188,7 +194,10 @@ class Task(models.Model):
 class Dependency(models.Model):
     """An edge: `task` requires `dep_id` (which may not be registered yet)."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dep_edges")
+    # Indexed by the unique constraint's (task, dep_id).
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="dep_edges", db_index=False
+    )
     dep_id = models.CharField(max_length=ID_LENGTH)
 
     class Meta:
@@ -204,8 +213,13 @@ class Dependency(models.Model):
 class Stakeholder(models.Model):
     """A worker that cares about a task; a task with stakeholders is never pruned."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="stakeholder_links")
-    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="stakes")
+    # Indexed by the unique constraint's (task, worker) and by pl_stakeholder_worker.
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="stakeholder_links", db_index=False
+    )
+    worker = models.ForeignKey(
+        Worker, on_delete=models.CASCADE, related_name="stakes", db_index=False
+    )
 
     class Meta:
         constraints = [
@@ -223,8 +237,13 @@ class RunnableBy(models.Model):
     The auto id keeps Luigi's insertion order of task.workers.
     """
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="runnable_links")
-    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="runnable_links")
+    # Indexed by the unique constraint's (task, worker) and by (worker, task).
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="runnable_links", db_index=False
+    )
+    worker = models.ForeignKey(
+        Worker, on_delete=models.CASCADE, related_name="runnable_links", db_index=False
+    )
 
     class Meta:
         constraints = [
