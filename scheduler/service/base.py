@@ -170,8 +170,7 @@ def lock_for_share(task_ids: Iterable[str]) -> dict[str, tuple[str, float]]:
     if not ids:
         return {}
     result = {}
-    for start in range(0, len(ids), 5000):  # locked in task id order
-        part = ids[start : start + 5000]
+    for part in sql.chunks(ids):  # locked in task id order
         statement = sql.rows_by_pk(Task, part, "t.task_id, t.status, t.priority", lock="SHARE")
         result.update({row[0]: (row[1], row[2]) for row in sql.fetch(*statement)})
     return result

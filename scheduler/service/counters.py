@@ -148,8 +148,7 @@ def recount(task_ids: list[str] | None = None) -> None:
         if task_ids is None:
             cursor.execute(summary)
         else:
-            for start in range(0, len(task_ids), 5000):
-                part = task_ids[start : start + 5000]
+            for part in sql.chunks(task_ids):
                 marks = ", ".join(["%s"] * len(part))
                 cursor.execute(f"{summary} WHERE task_id IN ({marks})", part)
         cursor.execute(

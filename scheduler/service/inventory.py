@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from ..models import Task, Worker
 from ..status import ACTIVE, Status
 from .base import Ctx
-from .registry import capacities, chunks
+from .registry import capacities
+from .sql import chunks
 
 
 def worker_items(ctx: Ctx, workers: Sequence[Worker]) -> list[dict]:

@@ -12,8 +12,9 @@ from ..models import Dependency, Resource, RunnableBy, Task, Worker
 from ..status import Status, Upstream
 from . import sql
 from .base import Ctx, require_str
-from .registry import CHUNK, capacities, chunks, deps_map, workers_map
+from .registry import capacities, deps_map, workers_map
 from .serialize import serialize, serialize_where, unknown_task
+from .sql import CHUNK, chunks
 
 _BASE = {
     Upstream.DISABLED: "up.status = 'DISABLED'",

@@ -33,7 +33,8 @@ from ..status import Status
 from . import counters, outbox, sql
 from .base import Ctx, StatusChange, is_postgres, lock_for_share, logger, operation, require_str
 from .counters import COUNTED
-from .registry import chunks, touch_worker_disabled
+from .registry import touch_worker_disabled
+from .sql import chunks
 from .tasks import Registration, _values, parse_add_task, raise_priority, register
 
 #: Most registrations one add_tasks call may carry.

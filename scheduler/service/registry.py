@@ -105,17 +105,9 @@ def deps_with_state(task_id: str) -> dict[str, tuple[str, float] | None]:
         }
 
 
-CHUNK = 5000  # ids per IN (...) list: far below SQLite's limit on query parameters
-
-
-def chunks(ids) -> list[list[str]]:
-    ids = list(ids)
-    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
-
-
 def deps_map(task_ids) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
-    for part in chunks(task_ids):
+    for part in sql.chunks(task_ids):
         rows = Dependency.objects.filter(task_id__in=part).values_list("task_id", "dep_id")
         for task_id, dep_id in rows:
             result.setdefault(task_id, []).append(dep_id)
@@ -125,7 +117,7 @@ def deps_map(task_ids) -> dict[str, list[str]]:
 def workers_map(task_ids) -> dict[str, list[str]]:
     """Runnable workers of each task, in the order they were first added."""
     result: dict[str, list[str]] = {}
-    for part in chunks(task_ids):
+    for part in sql.chunks(task_ids):
         rows = (
             RunnableBy.objects.filter(task_id__in=part)
             .order_by("id")

@@ -14,6 +14,13 @@ from typing import Any
 
 from django.db import connection, models
 
+CHUNK = 5000  # ids per IN (...) list: far below SQLite's limit on query parameters
+
+
+def chunks(ids: Iterable[Any]) -> list[list[Any]]:
+    ids = list(ids)
+    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+
 
 def table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)

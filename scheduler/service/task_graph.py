@@ -17,7 +17,7 @@ from ..status import Status
 from . import sql
 from .base import Ctx
 from .queries import unknown_node, upstream_labels
-from .registry import chunks
+from .sql import chunks
 
 DIRECTIONS = ("upstream", "downstream", "both")
 DEFAULT_MAX_NODES = 1000
