@@ -173,7 +173,7 @@ def record(sender: Any = None, change: Any = None, task: Any = None, **_: Any) -
         change.host,
         change.user,
     ]
-    with connection.cursor() as cursor:
+    with sql.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One statement: the latest run joined, else a new one, and the event.
             cursor.execute(_one_statement_sql(update[0]), [*update[1], *run_values, *event_values])

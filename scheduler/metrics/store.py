@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from ..service import sql
 from ..service.base import operation_scope
 from ..status import Status
 from .models import MetricValue
@@ -105,11 +106,10 @@ def add(entries: list[tuple[str, list[tuple[str, str, float]]]]) -> None:
     params: list[Any] = []
     for (name, family, bucket), amount in sorted(merged.items()):
         params += [name, family, bucket, amount]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (name, family, bucket, value) VALUES {values} "
-            "ON CONFLICT (name, family, bucket) DO UPDATE SET value = CASE "
-            f"WHEN {table}.name = %s THEN excluded.value "
-            f"ELSE {table}.value + excluded.value END",
-            [*params, EXECUTION_TIME],
-        )
+    sql.execute(
+        f"INSERT INTO {table} (name, family, bucket, value) VALUES {values} "
+        "ON CONFLICT (name, family, bucket) DO UPDATE SET value = CASE "
+        f"WHEN {table}.name = %s THEN excluded.value "
+        f"ELSE {table}.value + excluded.value END",
+        [*params, EXECUTION_TIME],
+    )

@@ -81,7 +81,7 @@ def _write_many(rows: list[tuple[str, int, int, int]]) -> None:
     table = sql.table(WorkerCounters)
     sql.execute(
         "WITH v(worker_id, p, u, l) AS MATERIALIZED ("
-        "SELECT * FROM unnest(%s::text[], %s::int[], %s::int[], %s::int[])), "
+        f"SELECT * FROM unnest({sql.TEXT_ARRAY}, %s::int[], %s::int[], %s::int[])), "
         f"locked AS MATERIALIZED (SELECT c.worker_id FROM {table} c "
         "WHERE c.worker_id IN (SELECT worker_id FROM v) ORDER BY c.worker_id FOR UPDATE) "
         f"UPDATE {table} SET n_pending = {table}.n_pending + v.p, "

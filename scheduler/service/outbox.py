@@ -84,7 +84,7 @@ def _insert(rows: list[tuple]) -> list[int]:
     if connection.vendor == "postgresql" and len(rows) > 1:
         # Take the ids first and give the k-th smallest to the k-th row: ordered by
         # construction, whatever order the database inserts or returns rows in.
-        arrays = ", ".join(f"%s::{t}[]" for t in _PG_TYPES)
+        arrays = ", ".join(sql.array_mark(t) for t in _PG_TYPES)
         aliases = ", ".join(f"c{i}" for i in range(len(_PG_TYPES)))
         found = sql.fetch(
             "WITH ids AS (SELECT nextval((SELECT pg_get_serial_sequence(%s, 'id'))::regclass)"

@@ -35,7 +35,7 @@ from .base import Ctx, StatusChange, is_postgres, lock_for_share, logger, operat
 from .counters import COUNTED
 from .registry import touch_worker_disabled
 from .sql import chunks
-from .tasks import Registration, _values, parse_add_task, raise_priority, register
+from .tasks import Registration, parse_add_task, raise_priority, register
 
 #: Most registrations one add_tasks call may carry.
 MAX_TASKS = 1000
@@ -131,7 +131,7 @@ def _edges_query(task_ids: list[str]) -> tuple[str, list]:
     if is_postgres():
         # Index probes per task and per edge, whatever the plan (see sql.rows_by_pk).
         return (
-            f"SELECT v.id, e.dep_id, t.status, t.priority FROM unnest(%s::text[]) AS v(id) "
+            f"SELECT v.id, e.dep_id, t.status, t.priority FROM unnest({sql.TEXT_ARRAY}) AS v(id) "
             f"CROSS JOIN LATERAL (SELECT d.dep_id FROM {dep} d WHERE d.task_id = v.id "
             "OFFSET 0) e "
             f"LEFT JOIN LATERAL (SELECT t.status, t.priority FROM {task} t "
@@ -144,6 +144,30 @@ def _edges_query(task_ids: list[str]) -> tuple[str, list]:
         f"LEFT JOIN {task} t ON t.task_id = d.dep_id WHERE d.task_id IN ({marks})",
         task_ids,
     )
+
+
+#: The fields ``_Run._fill`` and ``_Run._link`` set on an existing task: those
+#: compared to find what to UPDATE. Both assign new values (never change a dict
+#: or list in place), so the values read before need no copy.
+FILLED_FIELDS = (
+    "family",
+    "module",
+    "param_visibilities",
+    "params",
+    "display_name",
+    "accepts_messages",
+    "tracking_url",
+    "batchable",
+    "remove_at",
+    "expl",
+    "resources",
+    "has_resources",
+    "retry_policy",
+    "runnable",
+    "priority",
+    "n_workers",
+    "last_worker",
+)
 
 
 class _Run:
@@ -311,12 +335,16 @@ class _Run:
         if not self._fits(r, task):
             return False
         current = self.current.get(task.task_id, {})
-        loaded = _values(task)
+        loaded = [getattr(task, name) for name in FILLED_FIELDS]
         self._fill(task, r)
         if task.last_worker != self.worker_id and task.task_id not in self.linked:
             self._link(task)
         self._deps(task, r, sorted(current), current)
-        changed = [f for f, v in _values(task).items() if loaded[f] != v]
+        changed = [
+            name
+            for name, old in zip(FILLED_FIELDS, loaded, strict=True)
+            if getattr(task, name) != old
+        ]
         if changed:
             self.updated.append((task, changed))
         return True

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import connection
-
 from ..models import (
     Dependency,
     Resource,
@@ -93,16 +91,12 @@ def worker_counters(
 
 def deps_with_state(task_id: str) -> dict[str, tuple[str, float] | None]:
     """The task's dependencies with their (status, priority); None where not registered."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT d.dep_id, t.status, t.priority FROM {Dependency._meta.db_table} d "
-            f"LEFT JOIN {Task._meta.db_table} t ON t.task_id = d.dep_id WHERE d.task_id = %s",
-            [task_id],
-        )
-        return {
-            dep: None if status is None else (status, prio)
-            for dep, status, prio in cursor.fetchall()
-        }
+    rows = sql.fetch(
+        f"SELECT d.dep_id, t.status, t.priority FROM {Dependency._meta.db_table} d "
+        f"LEFT JOIN {Task._meta.db_table} t ON t.task_id = d.dep_id WHERE d.task_id = %s",
+        [task_id],
+    )
+    return {dep: None if status is None else (status, prio) for dep, status, prio in rows}
 
 
 def deps_map(task_ids) -> dict[str, list[str]]:

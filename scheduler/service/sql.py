@@ -2,17 +2,26 @@
 per-query compilation costs more than the queries themselves.
 
 Values go through each field's own conversion (``get_db_prep_save``), so JSON
-fields and the like are stored exactly as the ORM would store them.
+fields and the like are stored exactly as the ORM would store them; a value that
+already has its column's plain type (a str for a text column, ...) is passed as
+it is, which is what that conversion would return.
+
+Statements run on one cursor per database connection (``cursor()``), kept
+across statements: opening a cursor costs about as much as PostgreSQL's work on
+a small statement.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 CHUNK = 5000  # ids per IN (...) list: far below SQLite's limit on query parameters
 
@@ -31,8 +40,73 @@ def _columns(model: type[models.Model], fields: tuple[str, ...]) -> list[models.
     return [model._meta.get_field(name) for name in fields]
 
 
+#: Fields whose conversion returns a value of this type as it is. (Not integer
+#: fields: on PostgreSQL Django wraps their values in a typed adapter, so that a
+#: statement's parameter types do not change with the values' sizes.)
+_PLAIN_TYPES: dict[type[models.Field], type] = {
+    models.CharField: str,
+    models.TextField: str,
+    models.FloatField: float,
+    models.BooleanField: bool,
+}
+
+
+@cache
+def _plain_type(field: models.Field) -> type | None:
+    target = field.target_field if isinstance(field, models.ForeignKey) else field
+    return _PLAIN_TYPES.get(type(target))
+
+
 def _prep(field: models.Field, value: Any) -> Any:
+    if value is None or type(value) is _plain_type(field):
+        return value
     return field.get_db_prep_save(value, connection)
+
+
+def _prep_rows(fields: Sequence[models.Field], rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """``_prep`` of every value of these rows (values in ``fields`` order)."""
+    plain = [(f, _plain_type(f)) for f in fields]
+    return [
+        [
+            v if v is None or type(v) is t else f.get_db_prep_save(v, connection)
+            for (f, t), v in zip(plain, row, strict=True)
+        ]
+        for row in rows
+    ]
+
+
+#: Results of more rows than this are not kept on the shared cursor (its memory
+#: is released at once rather than at its next statement).
+KEEP_ROWS = 1000
+_CURSOR = "_pipelines_cursor"
+
+
+@contextmanager
+def cursor() -> Iterator[Any]:
+    """The connection's shared cursor on PostgreSQL (opened, with the connection if
+    need be, on first use). On SQLite, and where queries are being logged (DEBUG,
+    tests capturing them), a new cursor closed afterwards, as ``connection.cursor()``
+    gives."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.queries_logged or db.vendor != "postgresql":
+        # SQLite: a cursor's unfinished statement would hold its read lock.
+        with db.cursor() as own:
+            yield own
+        return
+    kept = db.__dict__.get(_CURSOR)
+    if kept is None or kept[0] is not db.connection or db.connection is None or kept[1].closed:
+        opened = db.cursor()
+        kept = (db.connection, opened)
+        setattr(db, _CURSOR, kept)
+    yield kept[1]
+
+
+def forget_cursor() -> None:
+    """Close this thread's shared cursor (releasing the result it holds)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    kept = db.__dict__.pop(_CURSOR, None)
+    if kept is not None and kept[0] is db.connection and db.connection is not None:
+        kept[1].close()
 
 
 def _update_sql(model: type[models.Model], columns: list[models.Field]) -> str:
@@ -51,6 +125,20 @@ def _update_sql(model: type[models.Model], columns: list[models.Field]) -> str:
 # keeps the index. SQLite plans every statement anew and keeps the IN list.
 
 
+#: Placeholder of a text array parameter on PostgreSQL: sent in binary form, which
+#: psycopg writes without checking each element for characters to quote (about 3x
+#: cheaper for a few hundred task ids). Other arrays keep the text form, whose
+#: numbers PostgreSQL casts whatever their Python types.
+TEXT_ARRAY = "%b::text[]"
+
+
+def array_mark(pg_type: str) -> str:
+    """The placeholder of an array parameter of ``pg_type`` elements (PostgreSQL)."""
+    if pg_type == "text" or pg_type.startswith("varchar"):
+        return f"%b::{pg_type}[]"
+    return f"%s::{pg_type}[]"
+
+
 def rows_by_pk(
     model: type[models.Model], ids: Sequence[str], columns: str, *, lock: str = ""
 ) -> tuple[str, list[Any]]:
@@ -61,7 +149,7 @@ def rows_by_pk(
     if connection.vendor == "postgresql":
         suffix = f" FOR {lock}" if lock else ""
         return (
-            f"SELECT {columns} FROM unnest(%s::text[]) AS v(id) CROSS JOIN LATERAL "
+            f"SELECT {columns} FROM unnest({TEXT_ARRAY}) AS v(id) CROSS JOIN LATERAL "
             f"(SELECT * FROM {table(model)} t WHERE t.{pk} = v.id{suffix}) t",
             [list(ids)],
         )
@@ -79,7 +167,7 @@ def ids_having(
         # The OFFSET keeps the EXISTS a probe per id (not a join PostgreSQL may plan
         # as a scan of the whole table).
         return (
-            f"SELECT v.id FROM unnest(%s::text[]) AS v(id) WHERE EXISTS (SELECT 1 FROM "
+            f"SELECT v.id FROM unnest({TEXT_ARRAY}) AS v(id) WHERE EXISTS (SELECT 1 FROM "
             f"{table(model)} r WHERE r.{column} = v.id{condition} LIMIT 1 OFFSET 0)",
             [list(ids), *params],
         )
@@ -103,8 +191,8 @@ def save_fields(instance: models.Model, fields: Sequence[str]) -> None:
     model = type(instance)
     columns = _columns(model, tuple(fields))
     values = [_prep(f, getattr(instance, f.attname)) for f in columns]
-    with connection.cursor() as cursor:
-        cursor.execute(_update_sql(model, columns), [*values, instance.pk])
+    with cursor() as shared:
+        shared.execute(_update_sql(model, columns), [*values, instance.pk])
 
 
 def save_fields_many(instances: Sequence[models.Model], fields: Sequence[str]) -> None:
@@ -116,14 +204,21 @@ def save_fields_many(instances: Sequence[models.Model], fields: Sequence[str]) -
         return
     model = type(instances[0])
     columns = _columns(model, tuple(fields))
-    rows = [[*(_prep(f, getattr(i, f.attname)) for f in columns), i.pk] for i in instances]
+    rows = [
+        [*row, i.pk]
+        for i, row in zip(
+            instances,
+            _prep_rows(columns, ([getattr(i, f.attname) for f in columns] for i in instances)),
+            strict=True,
+        )
+    ]
     pk = model._meta.pk
     types = None
     if connection.vendor == "postgresql" and len(rows) > FEW_ROWS:
         types = _array_types(model, (*fields, pk.name))
     if types is None:
-        with connection.cursor() as cursor:
-            cursor.executemany(_update_sql(model, columns), rows)
+        with cursor() as shared:
+            shared.executemany(_update_sql(model, columns), rows)
         return
     quote = connection.ops.quote_name
     names = [f"c{i}" for i in range(len(columns))]
@@ -146,8 +241,8 @@ def insert(instance: models.Model) -> None:
     names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
     marks = ", ".join(["%s"] * len(columns))
     values = [_prep(f, getattr(instance, f.attname)) for f in columns]
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table(model)} ({names}) VALUES ({marks})", values)
+    with cursor() as shared:
+        shared.execute(f"INSERT INTO {table(model)} ({names}) VALUES ({marks})", values)
 
 
 def insert_ignore(
@@ -178,21 +273,21 @@ def insert_rows(
     fields = _columns(model, tuple(columns))
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    prepared = [[_prep(f, v) for f, v in zip(fields, row, strict=True)] for row in rows]
-    with connection.cursor() as cursor:
+    prepared = _prep_rows(fields, rows)
+    with cursor() as shared:
         if connection.vendor == "postgresql" and len(rows) > FEW_ROWS:
             types = _array_types(model, tuple(columns))
             if types is not None:
                 select, arrays = _unnest(types, prepared)
-                cursor.execute(f"INSERT INTO {table(model)} ({names}) {select} {suffix}", arrays)
+                shared.execute(f"INSERT INTO {table(model)} ({names}) {select} {suffix}", arrays)
                 return
-            cursor.executemany(
+            shared.executemany(
                 f"INSERT INTO {table(model)} ({names}) VALUES {row_marks} {suffix}", prepared
             )
             return
         for start in range(0, len(prepared), 500):
             part = prepared[start : start + 500]
-            cursor.execute(
+            shared.execute(
                 f"INSERT INTO {table(model)} ({names}) VALUES "
                 f"{', '.join([row_marks] * len(part))} {suffix}",
                 [value for row in part for value in row],
@@ -202,7 +297,7 @@ def insert_rows(
 def _unnest(pg_types: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[str, list]:
     """``SELECT * FROM unnest(...)`` over ``rows`` (PostgreSQL), one array parameter per
     column: the statement's text and plan stay the same whatever the number of rows."""
-    marks = ", ".join(f"%s::{t}[]" for t in pg_types)
+    marks = ", ".join(array_mark(t) for t in pg_types)
     return f"SELECT * FROM unnest({marks})", [list(c) for c in zip(*rows, strict=True)]
 
 
@@ -249,15 +344,18 @@ def insert_returning(
 
 
 def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    with cursor() as shared:
+        shared.execute(sql, params)
+        rows = shared.fetchall()
+    if len(rows) > KEEP_ROWS:
+        forget_cursor()
+    return rows
 
 
 def execute(sql: str, params: Sequence[Any] = ()) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    with cursor() as shared:
+        shared.execute(sql, params)
+        return shared.rowcount
 
 
 def insert_many(instances: Sequence[models.Model], *, ignore_conflicts: bool = False) -> None:
@@ -287,6 +385,18 @@ def load(model: type[models.Model], where: str, params: Sequence[Any], *, suffix
     return _instances(model, fields, rows)
 
 
+def load_with(
+    model: type[models.Model], extra: str, where: str, params: Sequence[Any], *, suffix: str = ""
+) -> list[tuple[models.Model, tuple]]:
+    """``load`` with more columns: (instance, the values of ``extra``) for each row.
+    ``extra`` is a select-list fragment; the row's table is aliased ``t``."""
+    select, fields = _select_list(model)
+    rows = fetch(f"SELECT {select}, {extra} FROM {table(model)} t WHERE {where} {suffix}", params)
+    width = len(fields)
+    instances = _instances(model, fields, [row[:width] for row in rows])
+    return [(i, row[width:]) for i, row in zip(instances, rows, strict=True)]
+
+
 def update_returning(model: type[models.Model], assignments: str, where: str, params):
     """UPDATE the rows matching `where`; model instances of them as updated."""
     select, fields = _select_list(model)
@@ -299,10 +409,27 @@ def update_returning(model: type[models.Model], assignments: str, where: str, pa
 def _instances(model: type[models.Model], fields: list[models.Field], rows: list[tuple]):
     converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
     names = [f.attname for f in fields]
+    alias = connection.alias
+    # Every concrete field, in order, and nothing listening to the model's
+    # construction: the instance's attributes are set as Model.__init__ would set
+    # them, without its per-field work (a large part of reading many rows).
+    direct = (
+        fields == list(model._meta.concrete_fields)
+        and not pre_init.has_listeners(model)
+        and not post_init.has_listeners(model)
+    )
     result = []
     for row in rows:
         values = list(row)
         for i, convert in converters:
             values[i] = convert(values[i], None, connection)
-        result.append(model.from_db(connection.alias, names, values))
+        if direct:
+            instance = model.__new__(model)
+            instance._state = ModelState()
+            instance._state.adding = False
+            instance._state.db = alias
+            instance.__dict__.update(zip(names, values, strict=True))
+        else:
+            instance = model.from_db(alias, names, values)
+        result.append(instance)
     return result

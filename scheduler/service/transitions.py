@@ -6,8 +6,6 @@ readiness counters of its dependants right, and emits the transition signals.
 
 from __future__ import annotations
 
-from django.db import connection
-
 from .. import policy
 from ..models import Dependency, Task
 from ..signals import task_status_changed
@@ -32,12 +30,11 @@ def _done_changed(task_id: str, now_done: bool) -> None:
 
     Relative updates commute, so concurrent changes of two dependencies of one
     task cannot lose each other's effect."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Task._meta.db_table} SET unmet_deps = unmet_deps + %s WHERE task_id IN "
-            f"(SELECT task_id FROM {Dependency._meta.db_table} WHERE dep_id = %s)",
-            [-1 if now_done else 1, task_id],
-        )
+    sql.execute(
+        f"UPDATE {Task._meta.db_table} SET unmet_deps = unmet_deps + %s WHERE task_id IN "
+        f"(SELECT task_id FROM {Dependency._meta.db_table} WHERE dep_id = %s)",
+        [-1 if now_done else 1, task_id],
+    )
 
 
 def set_status(

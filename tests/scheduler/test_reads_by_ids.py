@@ -51,7 +51,7 @@ def test_edges_of_registered_tasks_with_their_dependencies_state(sched):
 def _generic_plan(statement: str, params: list) -> str:
     """EXPLAIN of ``statement`` as PostgreSQL's generic plan would run it."""
     numbered = iter(range(1, len(params) + 1))
-    body = re.sub(r"%s", lambda _: f"${next(numbered)}", statement)
+    body = re.sub(r"%[sb]", lambda _: f"${next(numbered)}", statement)
     types = ", ".join("text[]" if isinstance(p, list) else "text" for p in params)
     raw = connection.connection
     with raw.cursor() as cursor:
