@@ -13,6 +13,7 @@ from ..status import LEGACY_ALIASES, REPORTABLE, Status
 from . import counters, sql
 from .base import (
     Ctx,
+    is_postgres,
     lock_for_share,
     lock_task,
     number,
@@ -148,7 +149,7 @@ def register(ctx: Ctx, r: Registration) -> None:
     disabled = touch_worker_disabled(ctx, worker_id)
     rules = retry_policy(ctx.config, policy_dict)
 
-    task = lock_task(task_id)
+    task, linked, stakeholder, has_deps = _lock_for_registration(task_id, worker_id)
     created = task is None
     loaded = None if created else _values(task)
     if task is None:
@@ -220,7 +221,7 @@ def register(ctx: Ctx, r: Registration) -> None:
         set_status(ctx, task, status, cause="add_task", worker=worker_id, save=False)
 
     # Dependencies: the current edges with their tasks' status and priority.
-    current = {} if created else deps_with_state(task_id)
+    current = deps_with_state(task_id) if has_deps else {}
     wanted = set(current) if deps is None else set(deps)
     wanted |= set(new_deps or [])
     removed = set(current) - wanted
@@ -241,16 +242,7 @@ def register(ctx: Ctx, r: Registration) -> None:
     if may_run:
         task.runnable = True
     task.priority = max(task.priority, priority)
-    new_link = may_run and (
-        created
-        or (
-            task.last_worker != worker_id
-            and not sql.fetch(
-                f"SELECT 1 FROM {sql.table(RunnableBy)} WHERE task_id = %s AND worker_id = %s",
-                [task_id, worker_id],
-            )
-        )
-    )
+    new_link = may_run and not linked
     if new_link:
         counters.link_added(task, worker_id)
     if created:
@@ -286,11 +278,33 @@ def register(ctx: Ctx, r: Registration) -> None:
             )
             if priority < task.priority:
                 lower.extend(missing)
-        sql.insert_ignore(
-            Stakeholder, ("task", "worker"), [(t, worker_id) for t in [task_id, *sorted(wanted)]]
-        )
+        stakes = [t for t in [task_id, *sorted(wanted)] if t != task_id or not stakeholder]
+        sql.insert_ignore(Stakeholder, ("task", "worker"), [(t, worker_id) for t in stakes])
     if lower:
         raise_priority(lower, task.priority)
+
+
+def _lock_for_registration(task_id: str, worker_id: str) -> tuple[Task | None, bool, bool, bool]:
+    """The task row, locked (``lock_task``), with what add_task asks of its links in
+    the same statement: is ``worker_id`` one of its runnable workers, one of its
+    stakeholders, has it dependencies. (None, False, False, False) for a new task.
+    The answers hold until commit: links and edges of a task change only under its
+    row lock."""
+    rows = sql.load_with(
+        Task,
+        f"EXISTS (SELECT 1 FROM {sql.table(RunnableBy)} r "
+        "WHERE r.task_id = t.task_id AND r.worker_id = %s), "
+        f"EXISTS (SELECT 1 FROM {sql.table(Stakeholder)} s "
+        "WHERE s.task_id = t.task_id AND s.worker_id = %s), "
+        f"EXISTS (SELECT 1 FROM {sql.table(Dependency)} d WHERE d.task_id = t.task_id)",
+        "t.task_id = %s",
+        [worker_id, worker_id, task_id],
+        suffix="FOR UPDATE OF t" if is_postgres() else "",
+    )
+    if not rows:
+        return None, False, False, False
+    task, (linked, stakeholder, has_deps) = rows[0]
+    return task, bool(linked), bool(stakeholder), bool(has_deps)
 
 
 MUTABLE_FIELDS = list(
