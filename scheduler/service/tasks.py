@@ -288,8 +288,9 @@ def _lock_for_registration(task_id: str, worker_id: str) -> tuple[Task | None, b
     """The task row, locked (``lock_task``), with what add_task asks of its links in
     the same statement: is ``worker_id`` one of its runnable workers, one of its
     stakeholders, has it dependencies. (None, False, False, False) for a new task.
-    The answers hold until commit: links and edges of a task change only under its
-    row lock."""
+    The answers hold until commit: links and edges are added under the task's row
+    lock, which this statement takes. (Pruning a silent worker removes its links
+    without that lock; a pruned worker is registered anew by its next call.)"""
     rows = sql.load_with(
         Task,
         f"EXISTS (SELECT 1 FROM {sql.table(RunnableBy)} r "
