@@ -78,6 +78,8 @@ def _prep_rows(fields: Sequence[models.Field], rows: Iterable[Sequence[Any]]) ->
 #: Results of more rows than this are not kept on the shared cursor (its memory
 #: is released at once rather than at its next statement).
 KEEP_ROWS = 1000
+#: Attribute of the connection wrapper holding (the connection it was opened on, the
+#: cursor); that connection is never None, so a closed wrapper never matches.
 _CURSOR = "_pipelines_cursor"
 
 
@@ -94,7 +96,7 @@ def cursor() -> Iterator[Any]:
             yield own
         return
     kept = db.__dict__.get(_CURSOR)
-    if kept is None or kept[0] is not db.connection or db.connection is None or kept[1].closed:
+    if kept is None or kept[0] is not db.connection or kept[1].closed:
         opened = db.cursor()
         kept = (db.connection, opened)
         setattr(db, _CURSOR, kept)
@@ -105,7 +107,7 @@ def forget_cursor() -> None:
     """Close this thread's shared cursor (releasing the result it holds)."""
     db = connections[DEFAULT_DB_ALIAS]
     kept = db.__dict__.pop(_CURSOR, None)
-    if kept is not None and kept[0] is db.connection and db.connection is not None:
+    if kept is not None and kept[0] is db.connection:
         kept[1].close()
 
 
