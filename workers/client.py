@@ -115,6 +115,10 @@ class DirectClient(SchedulerClient):
         for worker, tasks in _chunks(list(payloads)):
             self.call("add_tasks", worker=worker, tasks=tasks)
 
+    def report_and_get_work(self, report: dict[str, Any], **arguments: Any) -> Any:
+        """One transaction: a failure rolls the report back too, so a retry sends both."""
+        return self.call("report_and_get_work", report=report, **arguments)
+
     @staticmethod
     def _reset_connection() -> None:
         from django.db import connection
@@ -201,7 +205,6 @@ class RemoteClient(SchedulerClient):
     def call(self, method: str, **arguments: Any) -> Any:
         body = self._body(arguments)
         problem = ""
-        report_applied = False
         for attempt in range(1, self.attempts + 1):
             try:
                 status, data = self._post(method, body)
@@ -211,23 +214,17 @@ class RemoteClient(SchedulerClient):
             else:
                 if status == 200:
                     return self._decode(method, data)
-                detail, error = self._error(data)
+                detail = self._error(data)
                 if 400 <= status < 500:
                     raise SchedulerCallError(
                         f"{method}: the scheduler answered {status}: {detail}", status
                     )
+                # report_and_get_work is one transaction: a failed one applied
+                # nothing, and is sent again whole.
                 problem = f"the scheduler at {self.url} answered {status}: {detail}"
-                applied = error.get("report_applied") is True
-                report_applied = method == "report_and_get_work" and applied
             if attempt < self.attempts:
                 logger.warning("%s: %s (attempt %d of %d)", method, problem, attempt, self.attempts)
                 time.sleep(min(self.retry_wait * 2 ** (attempt - 1), 10.0))
-            if report_applied:
-                # The report went in and only the get_work part failed: sending it again
-                # would apply it twice, so the retries ask for work alone.
-                method, report_applied = "get_work", False
-                arguments = {k: v for k, v in arguments.items() if k != "report"}
-                body = self._body(arguments)
         raise SchedulerClientError(f"{method}: {problem} (gave up after {self.attempts} attempts)")
 
     @staticmethod
@@ -245,18 +242,16 @@ class RemoteClient(SchedulerClient):
         return urllib.parse.urlencode({"data": json.dumps(arguments)}).encode()
 
     @staticmethod
-    def _error(data: bytes) -> tuple[str, dict[str, Any]]:
-        """An error answer's detail (else its text), and its JSON object ({} if none)."""
+    def _error(data: bytes) -> str:
+        """An error answer's detail, else its text."""
         text = data.decode("utf-8", errors="replace")
         try:
             decoded = json.loads(text)
         except ValueError:
-            return text.strip()[:300] or "(empty body)", {}
-        if not isinstance(decoded, dict):
-            return text.strip()[:300], {}
-        if "detail" in decoded:
-            return str(decoded["detail"]), decoded
-        return text.strip()[:300], decoded
+            return text.strip()[:300] or "(empty body)"
+        if isinstance(decoded, dict) and "detail" in decoded:
+            return str(decoded["detail"])
+        return text.strip()[:300]
 
     def add_tasks(self, payloads: Iterable[dict[str, Any]]) -> None:
         """``add_tasks`` in chunks where the server has it (this project's), else one

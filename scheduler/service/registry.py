@@ -63,6 +63,13 @@ def touch_worker_disabled(ctx: Ctx, worker_id: str) -> bool:
     return disabled
 
 
+def remember_touched(worker_id: str, disabled: bool) -> None:
+    """The running operation has set this worker's last_active already."""
+    scope = operation_scope()
+    if scope is not None:
+        scope.data.setdefault(_TOUCHED, {})[worker_id] = disabled
+
+
 def get_or_create_worker(ctx: Ctx, worker_id: str) -> Worker:
     found = sql.load(Worker, "worker_id = %s", [worker_id])
     if not found:

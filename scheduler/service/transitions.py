@@ -11,7 +11,7 @@ from ..models import Dependency, Task
 from ..signals import task_status_changed
 from ..status import ACTIVE, Status
 from . import counters, outbox, sql
-from .base import Ctx, StatusChange, logger
+from .base import Ctx, StatusChange, logger, operation_scope
 
 STATUS_FIELDS = [
     "status",
@@ -25,16 +25,53 @@ STATUS_FIELDS = [
 ]
 
 
+_DEFERRED = __name__ + ".deferred_done_changes"
+
+
 def _done_changed(task_id: str, now_done: bool) -> None:
-    """A dependency became DONE (or stopped being DONE): adjust its dependants' counters.
+    """A dependency became DONE (or stopped being DONE): adjust its dependants' counters
+    (now, or at ``apply_deferred_done_changes`` if the operation deferred them).
 
     Relative updates commute, so concurrent changes of two dependencies of one
     task cannot lose each other's effect."""
-    sql.execute(
-        f"UPDATE {Task._meta.db_table} SET unmet_deps = unmet_deps + %s WHERE task_id IN "
-        f"(SELECT task_id FROM {Dependency._meta.db_table} WHERE dep_id = %s)",
-        [-1 if now_done else 1, task_id],
-    )
+    scope = operation_scope()
+    deferred = scope.data.get(_DEFERRED) if scope is not None else None
+    if deferred is not None:
+        deferred.append((task_id, now_done))
+        return
+    sql.execute(_ADJUST_DEPENDANTS, [-1 if now_done else 1, task_id])
+
+
+_ADJUST_DEPENDANTS = (
+    f"UPDATE {Task._meta.db_table} SET unmet_deps = unmet_deps + %s WHERE task_id IN "
+    f"(SELECT task_id FROM {Dependency._meta.db_table} WHERE dep_id = %s)"
+)
+
+
+def defer_done_changes() -> None:
+    """Hold back the running operation's dependants' counter updates until
+    ``apply_deferred_done_changes``: they lock the dependants' rows, which other
+    workers' reports into the same fan-in task need too, so they are best taken
+    just before the end of the transaction. Until then the dependants' counters are
+    too high, never too low (nothing is handed out early); nothing in between may
+    set a task's counter from its dependencies' statuses (registering its deps)."""
+    scope = operation_scope()
+    if scope is not None:
+        scope.data.setdefault(_DEFERRED, [])
+
+
+def apply_deferred_done_changes() -> bool:
+    """Run the held-back counter updates; whether one made a PENDING task ready."""
+    scope = operation_scope()
+    deferred = scope.data.pop(_DEFERRED, None) if scope is not None else None
+    ready = False
+    for task_id, now_done in deferred or []:
+        rows = sql.fetch(
+            f"{_ADJUST_DEPENDANTS} RETURNING unmet_deps = 0 AND status = %s",
+            [-1 if now_done else 1, task_id, Status.PENDING],
+        )
+        ready = ready or any(row[0] for row in rows)
+    return ready
 
 
 def set_status(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import connection
 
-from ..errors import InvalidArgument, SchedulerError, SchedulerUnavailable
+from ..errors import InvalidArgument
 from ..models import (
     Batcher,
     Dependency,
@@ -21,18 +22,24 @@ from ..models import (
 from ..policy import add_amounts, has_capacity
 from ..status import Status
 from . import sql
-from .base import Ctx, is_postgres, operation, require_str
+from .base import Ctx, is_postgres, operation, operation_scope, require_str
 from .maintenance import prune_if_due
 from .registration import parse_for_worker
 from .registry import (
     capacities,
     get_or_create_worker,
+    remember_touched,
     touch_worker,
     worker_counters,
     workers_map,
 )
 from .tasks import register
-from .transitions import STATUS_FIELDS, set_status
+from .transitions import (
+    STATUS_FIELDS,
+    apply_deferred_done_changes,
+    defer_done_changes,
+    set_status,
+)
 
 RANK = ("-priority", "time", "task_id")
 CHUNK = 200
@@ -70,14 +77,37 @@ def _any_disabled() -> bool:
     return Task.objects.filter(status=Status.DISABLED).exists()
 
 
+# The RUNNING tasks a worker may run (Luigi's get_work reply lists them), oldest first.
+_RUNNING_SQL = (
+    "SELECT t.task_id, t.worker_running, w.info, t.time FROM {task} t "
+    "JOIN {worker} w ON w.worker_id = t.worker_running "
+    "WHERE t.status = 'RUNNING' AND EXISTS (SELECT 1 FROM {runnable} r "
+    # A probe of the (task, worker) index per running task: as a join, the plan
+    # kept for this prepared statement walked every link of the worker for each
+    # running task (1.2 ms per get_work at 5,000 links, against 0.1).
+    "WHERE r.task_id = t.task_id AND r.worker_id = %s LIMIT 1 OFFSET 0) "
+    "ORDER BY t.time, t.task_id"
+)
+
+
+def _running_tables() -> dict[str, str]:
+    return {
+        "task": sql.table(Task),
+        "worker": sql.table(Worker),
+        "runnable": sql.table(RunnableBy),
+    }
+
+
 def count_pending_reply(
     ctx: Ctx,
     worker: Worker,
     any_disabled: bool | None = None,
     stored: tuple[int | None, int | None, int | None] | None = None,
+    running: list[tuple[str, str, dict]] | None = None,
 ) -> dict:
     """The worker's maintained counters (``stored`` if the caller read them), less its
-    upstream-disabled tasks."""
+    upstream-disabled tasks, and the running tasks it may run (``running``, rows of
+    ``_RUNNING_SQL``, if the caller read them)."""
     n_pending, n_unique, n_last = worker_counters(worker.worker_id, stored)
     if _any_disabled() if any_disabled is None else any_disabled:
         tables = _tables()
@@ -89,21 +119,16 @@ def count_pending_reply(
         n_unique -= ud_unique
         n_last -= ud_last
 
-    info_field = Worker._meta.get_field("info")
-    rows = sql.fetch(
-        f"SELECT t.task_id, t.worker_running, w.info FROM {sql.table(Task)} t "
-        f"JOIN {sql.table(Worker)} w ON w.worker_id = t.worker_running "
-        f"WHERE t.status = 'RUNNING' AND EXISTS (SELECT 1 FROM {sql.table(RunnableBy)} r "
-        # A probe of the (task, worker) index per running task: as a join, the plan
-        # kept for this prepared statement walked every link of the worker for each
-        # running task (1.2 ms per get_work at 5,000 links, against 0.1).
-        "WHERE r.task_id = t.task_id AND r.worker_id = %s LIMIT 1 OFFSET 0) "
-        "ORDER BY t.time, t.task_id",
-        [worker.worker_id],
-    )
+    if running is None:
+        info_field = Worker._meta.get_field("info")
+        running = [
+            (task_id, runner, info_field.from_db_value(info, None, connection))
+            for task_id, runner, info, _time in sql.fetch(
+                _RUNNING_SQL.format(**_running_tables()), [worker.worker_id]
+            )
+        ]
     running_tasks = [
-        {"task_id": task_id, "worker": runner, **info_field.from_db_value(info, None, connection)}
-        for task_id, runner, info in rows
+        {"task_id": task_id, "worker": runner, **info} for task_id, runner, info in running
     ]
     return {
         "n_pending_tasks": int(n_pending),
@@ -149,6 +174,8 @@ class _Probe:
     paused: bool  # the scheduler is paused
     holds: bool  # the worker runs a task (get_work may have to resend it)
     counters: tuple[int | None, int | None, int | None]  # its stored count_pending counters
+    # (task_id, worker_running, worker info) of _RUNNING_SQL (PostgreSQL), None if not read
+    running: list[tuple[str, str, dict]] | None
 
 
 def _probe(worker: Worker) -> _Probe:
@@ -157,16 +184,29 @@ def _probe(worker: Worker) -> _Probe:
     # The statement is prepared: with has_resources a parameter, the plan PostgreSQL
     # keeps for it walked every PENDING task looking for one (20-28 ms at 50,000).
     # Written in, the value lets the partial index pl_task_needs_resources answer.
+    # On PostgreSQL the reply's running tasks come along, as one JSON array.
+    running = (
+        "(SELECT json_agg(json_build_array(r.task_id, r.worker_running, r.info) "
+        "ORDER BY r.time, r.task_id)::text "
+        f"FROM ({_RUNNING_SQL.format(**_running_tables())}) r)"
+        if is_postgres()
+        else "NULL"
+    )
     row = sql.fetch(
         f"SELECT EXISTS (SELECT 1 FROM {task} WHERE status = 'PENDING' AND has_resources), "
         f"EXISTS (SELECT 1 FROM {task} WHERE status = 'DISABLED'), "
         f"(SELECT value FROM {sql.table(SchedulerFlag)} WHERE name = %s), "
         f"EXISTS (SELECT 1 FROM {task} WHERE worker_running = %s "
         "AND status IN ('RUNNING', 'BATCH_RUNNING')), "
-        "c.n_pending, c.n_unique, c.n_last_scheduled "
+        f"c.n_pending, c.n_unique, c.n_last_scheduled, {running} "
         f"FROM (SELECT 1 AS one) one LEFT JOIN {sql.table(WorkerCounters)} c "
         "ON c.worker_id = %s",
-        [SchedulerFlag.PAUSED, worker.worker_id, worker.worker_id],
+        [
+            SchedulerFlag.PAUSED,
+            worker.worker_id,
+            *([worker.worker_id] if is_postgres() else []),
+            worker.worker_id,
+        ],
     )[0]
     any_resources, any_disabled, paused, holds = row[:4]
     found = _Probe(
@@ -174,7 +214,8 @@ def _probe(worker: Worker) -> _Probe:
         any_disabled=bool(any_disabled),
         paused=bool(_flag_value(paused)),
         holds=bool(holds),
-        counters=tuple(row[4:]),
+        counters=tuple(row[4:7]),
+        running=_running_rows(row[7]) if is_postgres() else None,
     )
     if worker.assistant:
         return replace(found, trivial=False)
@@ -187,6 +228,10 @@ def _probe(worker: Worker) -> _Probe:
         [worker.worker_id],
     )
     return replace(found, trivial=not mine)
+
+
+def _running_rows(text: str | None) -> list[tuple[str, str, dict]]:
+    return [tuple(row) for row in json.loads(text)] if text else []  # NULL: no rows
 
 
 def _ready(queryset=None):
@@ -349,28 +394,30 @@ def report_and_get_work(
     **_: Any,
 ) -> dict:
     """Ours, not Luigi's: ``add_task(**report)`` (a worker reporting the task it
-    finished), then ``get_work``, in one call: one round trip instead of two, and
-    the reply may hand out a task the report made ready. Each is its own
-    transaction, as the two calls are: one transaction would hold the report's
-    locks (a fan-in task's row, which every finished dependency decrements) for the
-    whole claim, and the workers reporting into one fan-in would queue behind it."""
+    finished), then ``get_work``, in one call and one transaction: one round trip
+    instead of two, and the reply may hand out a task the report made ready. Any
+    failure rolls both back, so a client may send the whole call again."""
     # Every argument is checked before the report is applied.
     arguments = _work_arguments(worker, host, assistant, current_tasks)
-    _report(ctx, parse_for_worker("report", report, arguments[0]))
-    try:
-        return _hand_out(ctx, *arguments)
-    except DatabaseError as exc:
-        error: SchedulerError = SchedulerUnavailable(f"database error in get_work: {exc}")
-        error.extra = {"report_applied": True}
-        raise error from exc
-    except SchedulerError as exc:
-        # The report is committed: a client that retries must not send it again (a
-        # FAILED report would count twice); it asks with get_work alone.
-        exc.extra = {**exc.extra, "report_applied": True}
-        raise
+    return _report_and_hand_out(ctx, parse_for_worker("report", report, arguments[0]), arguments)
 
 
-_report = operation(register)
+@operation
+def _report_and_hand_out(ctx: Ctx, report: Any, arguments: tuple) -> dict:
+    # The worker's row is touched once, for both parts (register reads whether it is
+    # disabled from the operation's cache).
+    _touch_for_work(ctx, arguments[0], arguments[1])
+    # The report's dependants' counters are updated after the claim: those rows (a
+    # fan-in task every finished dependency decrements) are then held only for the
+    # transaction's last statements, as long as a report of its own held them.
+    defer_done_changes()
+    register(ctx, report)
+    reply = _hand_out_now(ctx, *arguments)
+    made_ready = apply_deferred_done_changes()
+    if made_ready and reply.get("task_id") is None and not reply.get("batch_id"):
+        # Nothing else was ready: hand out what the report made ready.
+        reply = _hand_out_now(ctx, *arguments)
+    return reply
 
 
 def _work_arguments(
@@ -382,14 +429,14 @@ def _work_arguments(
     return worker_id, None if host is None else str(host)[:255], bool(assistant), current_tasks
 
 
-@operation
-def _hand_out(
+def _hand_out_now(
     ctx: Ctx,
     worker_id: str,
     host: str | None,
     assistant: bool,
     current_tasks: list | None,
 ) -> dict:
+    """get_work inside the caller's transaction."""
     if ctx.config.prune_on_get_work:
         prune_if_due(ctx, force=True)
 
@@ -427,7 +474,7 @@ def _hand_out(
         if best is not None and best.batchable:
             members, batched = _collect_batch(best, w, trivial)
 
-    reply = count_pending_reply(ctx, w, probe.any_disabled, probe.counters)
+    reply = count_pending_reply(ctx, w, probe.any_disabled, probe.counters, probe.running)
     if len(members) > 1:
         batch_id = hashlib.md5(
             "|".join(t.task_id for t in members).encode(), usedforsecurity=False
@@ -467,6 +514,9 @@ def _hand_out(
     return reply
 
 
+_hand_out = operation(_hand_out_now)
+
+
 def _mark_running(ctx: Ctx, task: Task, worker_id: str) -> None:
     task.worker_running = worker_id
     task.resources_running = dict(task.resources or {})
@@ -475,15 +525,26 @@ def _mark_running(ctx: Ctx, task: Task, worker_id: str) -> None:
 
 
 def _touch_for_work(ctx: Ctx, worker_id: str, host: str | None) -> Worker:
+    """The worker's row with last_active, last_get_work and host set, once per
+    operation (report_and_get_work touches it before the report)."""
+    scope = operation_scope()
+    cache = scope.data.setdefault(_WORKERS, {}) if scope is not None else {}
+    w = cache.get(worker_id)
+    if w is not None:
+        return w
     found = sql.update_returning(
         Worker,
         "last_active = %s, last_get_work = %s, host = %s",
         "worker_id = %s",
         [ctx.now, ctx.now, host, worker_id],
     )
-    if found:
-        return found[0]
-    return touch_worker(ctx, worker_id, get_work=True, host=host)
+    w = found[0] if found else touch_worker(ctx, worker_id, get_work=True, host=host)
+    cache[worker_id] = w
+    remember_touched(worker_id, w.disabled)
+    return w
+
+
+_WORKERS = __name__ + ".workers"
 
 
 def _flag_value(raw: Any) -> Any:

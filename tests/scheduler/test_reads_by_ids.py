@@ -145,3 +145,25 @@ def test_get_work_probe_finds_tasks_needing_resources_through_the_index(sched):
     # With the value a parameter, the kept plan walked every PENDING task, filtering
     # on has_resources (20-28 ms at 50,000 pending).
     assert "Filter: has_resources" not in plan and "Filter: (has_resources" not in plan, plan
+
+
+@pytest.mark.postgres_only  # the running tasks come with the probe on PostgreSQL
+def test_get_work_reads_its_running_tasks_with_the_probe_through_the_links_index(sched):
+    ids = [f"T{i:05d}" for i in range(3000)]
+    _register(sched, "W", ids)
+    for other in ("X", "Y"):
+        _register(sched, other, ids[:2])
+        assert sched.work(worker=other)["task_id"] in ids[:2]
+    with _captured() as statements:
+        reply = sched.work(worker="W")
+    assert reply["task_id"] == ids[2]
+    assert [(r["task_id"], r["worker"]) for r in reply["running_tasks"]] == [
+        (ids[0], "X"),
+        (ids[1], "Y"),
+    ]
+    running = [s for s in statements if "worker_running, w.info" in s[0]]
+    [(statement, params)] = running  # one statement: the probe
+    assert statement.startswith("SELECT EXISTS")
+    with transaction.atomic():
+        plan = _generic_plan(statement, params)
+    assert f"Seq Scan on {RunnableBy._meta.db_table}" not in plan, plan

@@ -154,9 +154,9 @@ def test_over_http(db, client):
     "failure",
     [SchedulerUnavailable("lock wait timed out"), OperationalError("could not extend file")],
 )
-def test_a_failed_get_work_part_says_the_report_was_applied(db, client, monkeypatch, failure):
-    """The report commits before get_work runs: if get_work then fails, the error tells
-    the client, so that its retry does not report again (a FAILED twice counts twice)."""
+def test_a_failed_get_work_part_rolls_the_report_back(db, client, monkeypatch, failure):
+    """The report and the claim are one transaction: if get_work fails, the report is
+    not applied either, and the client's retry of the whole call applies it once."""
     from scheduler.service import work
     from tests.urls import at
 
@@ -170,15 +170,68 @@ def test_a_failed_get_work_part_says_the_report_was_applied(db, client, monkeypa
     def broken(*args, **kwargs):
         raise failure
 
-    monkeypatch.setattr(work, "_hand_out", broken)
     report = '{"worker": "W", "report": {"task_id": "A", "status": "FAILED", "expl": "boom"}}'
-    reply = post("report_and_get_work", report)
+    with monkeypatch.context() as patched:
+        patched.setattr(work, "_hand_out_now", broken)
+        reply = post("report_and_get_work", report)
     assert reply.status_code == 503
-    assert reply.json()["error"] == "SchedulerUnavailable"
-    assert reply.json()["report_applied"] is True
+    assert "report_applied" not in reply.json()
+    untouched = Task.objects.get(pk="A")
+    assert untouched.status == "RUNNING" and untouched.failures == []
+
+    retried = post("report_and_get_work", report)
+    assert retried.status_code == 200
+    assert retried.json()["response"]["task_id"] == "B"
     failed = Task.objects.get(pk="A")
     assert failed.status == "FAILED" and len(failed.failures) == 1
-    assert Task.objects.get(pk="B").status == "PENDING"  # nothing was handed out
+
+
+def test_the_report_and_the_claim_are_one_transaction(sched):
+    sched.configure(prune_interval=1e9)  # no maintenance pass (a transaction of its own)
+    sched.add("Leaf_1")
+    sched.add("Leaf_2")
+    assert sched.next_id() == "Leaf_1"
+    with CaptureQueriesContext(connection) as queries:
+        reply = sched(
+            "report_and_get_work",
+            worker="W",
+            current_tasks=[],
+            report={"task_id": "Leaf_1", "status": "DONE"},
+        )
+    assert reply["task_id"] == "Leaf_2"
+    statements = [q["sql"] for q in queries]
+    # Inside the test's transaction, each operation's transaction is a savepoint.
+    assert len([s for s in statements if s.startswith("SAVEPOINT")]) == 1, statements
+    # The worker's row is written once, for both parts.
+    worker_table = Worker._meta.db_table
+    assert len([s for s in statements if s.startswith(f'UPDATE "{worker_table}"')]) == 1
+
+
+def test_dependants_are_counted_down_after_the_claim(sched):
+    """A fan-in task's row, which every finished dependency counts down, is locked by
+    the transaction's last statements only, not for the whole claim."""
+    for leaf in ("Leaf_1", "Leaf_2", "Leaf_3"):
+        sched.add(leaf)
+    sched.add("Root", deps=["Leaf_1", "Leaf_2", "Leaf_3"])
+    assert sched.next_id() == "Leaf_1"
+    with CaptureQueriesContext(connection) as queries:
+        reply = sched(
+            "report_and_get_work",
+            worker="W",
+            current_tasks=[],
+            report={"task_id": "Leaf_1", "status": "DONE"},
+        )
+    assert reply["task_id"] == "Leaf_2"
+    assert Task.objects.get(pk="Root").unmet_deps == 2
+    statements = [q["sql"] for q in queries]
+    task_table = Task._meta.db_table
+    countdown = next(i for i, s in enumerate(statements) if "unmet_deps = unmet_deps" in s)
+    claim = next(
+        i
+        for i, s in enumerate(statements)
+        if s.startswith(f'UPDATE "{task_table}" SET "status" = \'RUNNING\'')
+    )
+    assert claim < countdown
 
 
 def test_a_refused_report_does_not_say_it_was_applied(db, client):
@@ -189,3 +242,24 @@ def test_a_refused_report_does_not_say_it_was_applied(db, client):
         {"data": '{"worker": "W", "report": {"task_id": "A", "status": 1}}'},
     )
     assert bad.status_code == 400 and "report_applied" not in bad.json()
+
+
+def test_the_direct_client_reports_and_asks_in_one_call(db, monkeypatch):
+    from workers.client import DirectClient
+
+    calls = []
+    real = rpc.call
+
+    def recording(method, arguments, *args, **kwargs):
+        calls.append(method)
+        return real(method, arguments, *args, **kwargs)
+
+    monkeypatch.setattr(rpc, "call", recording)
+    client = DirectClient()
+    client.call("add_task", worker="W", task_id="A")
+    client.call("add_task", worker="W", task_id="B")
+    assert client.call("get_work", worker="W")["task_id"] == "A"
+    reply = client.report_and_get_work({"task_id": "A", "status": "DONE"}, worker="W")
+    assert reply["task_id"] == "B"
+    assert calls[3:] == ["report_and_get_work"]
+    assert Task.objects.get(pk="A").status == "DONE"

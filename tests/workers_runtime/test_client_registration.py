@@ -130,19 +130,7 @@ def test_report_and_get_work_refused_for_bad_input_is_an_error(serve):
     assert [m for m, _ in server.calls] == ["report_and_get_work"]
 
 
-def test_a_retry_after_the_report_was_applied_asks_for_work_alone(serve):
-    server, _ = serve(report_and_get_work=503)
-    server.error_bodies["report_and_get_work"] = {"error": "x", "report_applied": True}
-    client = RemoteClient(f"http://127.0.0.1:{server.server_address[1]}/", retry_wait=0)
-    report = {"task_id": "T0", "worker": "W", "status": "FAILED"}
-    client.report_and_get_work(report, worker="W", current_tasks=[])
-    assert server.calls == [
-        ("report_and_get_work", {"report": report, "worker": "W", "current_tasks": []}),
-        ("get_work", {"worker": "W", "current_tasks": []}),
-    ]
-
-
-def test_a_retry_without_that_word_sends_the_whole_call_again(serve):
+def test_a_failed_report_and_get_work_is_sent_again_whole(serve):
     server, _ = serve(report_and_get_work=503)
     client = RemoteClient(f"http://127.0.0.1:{server.server_address[1]}/", attempts=2, retry_wait=0)
     with pytest.raises(SchedulerClientError):
