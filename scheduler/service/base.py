@@ -176,16 +176,33 @@ def lock_for_share(task_ids: Iterable[str]) -> dict[str, tuple[str, float]]:
     return result
 
 
-def require_str(name: str, value: Any, *, allow_none: bool = False) -> str | None:
+def require_str(
+    name: str, value: Any, *, allow_none: bool = False, max_length: int = 1024
+) -> str | None:
+    """A non-empty string of at most ``max_length`` characters (its column's size)."""
     if value is None and allow_none:
         return None
     if not isinstance(value, str) or not value:
         raise InvalidArgument(name, "a non-empty string is required")
-    if len(value) > 1024:
-        raise InvalidArgument(name, "longer than 1024 characters")
+    if len(value) > max_length:
+        raise InvalidArgument(name, f"longer than {max_length} characters")
     if "\x00" in value:
         raise InvalidArgument(name, "contains a NUL character")
     return value
+
+
+def column_length(model: Any, field: str) -> int:
+    """The size of a text column, for checking values before they reach it."""
+    return model._meta.get_field(field).max_length
+
+
+def bounded_str(name: str, value: Any, max_length: int) -> str:
+    """``value`` as text (Luigi clients send strings; others are converted, as
+    luigid does), refused if longer than its column."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > max_length:
+        raise InvalidArgument(name, f"longer than {max_length} characters")
+    return text
 
 
 def optional_str_list(name: str, value: Any) -> list[str] | None:

@@ -8,11 +8,13 @@ from typing import Any
 from ..errors import InvalidArgument
 from ..models import Resource, SchedulerFlag
 from ..status import Status
-from .base import Ctx, lock_task, operation, require_str
+from .base import Ctx, column_length, lock_task, operation, require_str
 from .maintenance import prune_now
 from .reads import serialize_one
 from .registry import flag, set_flag
 from .transitions import re_enable, set_status
+
+_NAME = column_length(Resource, "name")
 
 
 @operation
@@ -101,7 +103,7 @@ MAX_AMOUNT = 2**31 - 1  # the column is a 32-bit integer on every database
 
 @operation
 def update_resource(ctx: Ctx, resource: Any = None, amount: Any = None, **_: Any) -> bool:
-    name = require_str("resource", resource)
+    name = require_str("resource", resource, max_length=_NAME)
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_AMOUNT:
         return False
     Resource.objects.update_or_create(pk=name, defaults={"amount": amount})
@@ -116,7 +118,7 @@ def update_resources(ctx: Ctx, **resources: Any) -> None:
                 name, f"a resource amount must be an integer from 0 to {MAX_AMOUNT}"
             )
     for name, amount in resources.items():
-        require_str("resource", name)
+        require_str("resource", name, max_length=_NAME)
         Resource.objects.update_or_create(pk=name, defaults={"amount": amount})
 
 

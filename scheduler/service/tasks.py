@@ -13,6 +13,8 @@ from ..status import LEGACY_ALIASES, REPORTABLE, Status
 from . import counters, sql
 from .base import (
     Ctx,
+    bounded_str,
+    column_length,
     is_postgres,
     lock_for_share,
     lock_task,
@@ -68,6 +70,11 @@ class Registration:
     policy_dict: dict | None
 
 
+_FAMILY = column_length(Task, "family")
+_MODULE = column_length(Task, "module")
+_BATCH_ID = column_length(Task, "batch_id")
+
+
 def parse_add_task(
     task_id: Any = None,
     status: Any = Status.PENDING,
@@ -99,7 +106,8 @@ def parse_add_task(
     new_deps = optional_str_list("new_deps", new_deps)
     resources = resource_amounts("resources", resources)
     priority = number("priority", priority)
-    family = "" if family is None else str(family)
+    family = "" if family is None else bounded_str("family", family, _FAMILY)
+    module = None if module is None else bounded_str("module", module, _MODULE)
     params = _str_dict("params", params)
     visibilities = optional_dict("param_visibilities", param_visibilities) or {}
     policy_dict = optional_dict("retry_policy_dict", retry_policy_dict)
@@ -109,6 +117,8 @@ def parse_add_task(
         raise InvalidArgument("tracking_url", "a string or null is required")
     if batch_id is not None and not isinstance(batch_id, str):
         raise InvalidArgument("batch_id", "a string or null is required")
+    if batch_id is not None and len(batch_id) > _BATCH_ID:
+        raise InvalidArgument("batch_id", f"longer than {_BATCH_ID} characters")
     return Registration(
         worker_id=worker_id,
         task_id=task_id,
@@ -372,7 +382,7 @@ def add_task_batcher(
     **_: Any,
 ) -> None:
     worker_id = require_str("worker", worker)
-    family = require_str("task_family", task_family)
+    family = require_str("task_family", task_family, max_length=_FAMILY)
     args = optional_str_list("batched_args", batched_args) or []
     touch_worker(ctx, worker_id)
     Batcher.objects.update_or_create(

@@ -77,6 +77,18 @@ def test_internal_hook_is_not_exposed(client):
         ("add_task", json.dumps({"worker": "w", "task_id": "A", "params": "x"}), "params"),
         ("add_task", json.dumps({"worker": "w", "task_id": "A" * 2000}), "task_id"),
         ("add_task", json.dumps({"worker": "w", "task_id": "A\u0000B"}), "task_id"),
+        # Longer than their columns: refused before they reach the database.
+        ("add_task", json.dumps({"worker": "w", "task_id": "A", "family": "F" * 256}), "family"),
+        ("add_task", json.dumps({"worker": "w", "task_id": "A", "module": "m" * 256}), "module"),
+        ("add_task", json.dumps({"worker": "w", "task_id": "A", "batch_id": "b" * 65}), "batch_id"),
+        (
+            "add_tasks",
+            json.dumps({"worker": "w", "tasks": [{"task_id": "A", "family": "F" * 256}]}),
+            "tasks[0].family",
+        ),
+        ("add_task_batcher", json.dumps({"worker": "w", "task_family": "F" * 256}), "task_family"),
+        ("update_resource", json.dumps({"resource": "r" * 256, "amount": 1}), "resource"),
+        ("update_resources", json.dumps({"r" * 256: 1}), "resource"),
         ("get_work", json.dumps({}), "worker"),
         ("get_work", json.dumps({"worker": "w", "current_tasks": "x"}), "current_tasks"),
         ("add_worker", json.dumps({"worker": "w", "info": 5}), "info"),
