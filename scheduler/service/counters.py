@@ -131,7 +131,8 @@ def link_added(task: Task, worker_id: str) -> None:
 
 def recount(task_ids: list[str] | None = None) -> None:
     """Recompute the link summaries of these tasks (all if None) and every worker's
-    counters from scratch, after links were removed."""
+    counters from scratch, after links were removed (the running operation's counter
+    changes not yet written are dropped: the recount includes them)."""
     task_table, link_table = Task._meta.db_table, RunnableBy._meta.db_table
     worker_table = WorkerCounters._meta.db_table
     statuses = "('PENDING', 'FAILED')"
@@ -162,3 +163,9 @@ def recount(task_ids: list[str] | None = None) -> None:
             f"n_last_scheduled = (SELECT COUNT(*) FROM {task_table} t "
             f"WHERE t.last_worker = {worker_table}.worker_id AND t.status IN {statuses})"
         )
+    # What the running operation has added so far is in the rows just counted (its
+    # status changes and links are written as they are made): adding it at the end
+    # of the transaction as well would count it twice.
+    scope = operation_scope()
+    if scope is not None and __name__ in scope.data:
+        scope.data[__name__].clear()

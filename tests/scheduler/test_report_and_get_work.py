@@ -263,3 +263,26 @@ def test_the_direct_client_reports_and_asks_in_one_call(db, monkeypatch):
     assert reply["task_id"] == "B"
     assert calls[3:] == ["report_and_get_work"]
     assert Task.objects.get(pk="A").status == "DONE"
+
+
+def test_a_maintenance_pass_inside_the_call_does_not_count_the_report_twice(sched):
+    """With prune_on_get_work, the pass runs after the report in the same transaction;
+    its recount of the workers' counters already includes the report's change."""
+    from scheduler.service.invariants import violations
+
+    sched.configure(prune_on_get_work=True, prune_interval=1e10, worker_disconnect_delay=60)
+    for worker in ("W", "B"):
+        sched.add("X", worker=worker)
+    sched.add("Z", worker="D")  # D falls silent: the pass removes it and recounts
+    assert sched.next_id(worker="W") == "X"
+    sched.advance(100)
+    sched("ping", worker="B")
+    reply = sched(
+        "report_and_get_work",
+        worker="W",
+        current_tasks=[],
+        report={"task_id": "X", "status": "FAILED", "expl": "boom"},
+    )
+    assert not Worker.objects.filter(pk="D").exists()
+    assert reply["task_id"] is None
+    assert violations(config=sched.config) == []
