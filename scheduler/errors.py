@@ -14,8 +14,6 @@ class SchedulerError(Exception):
     """Base class: something the caller asked for cannot be done."""
 
     status_code = 400
-    #: More fields of the JSON error body (e.g. ``report_applied``).
-    extra: dict[str, Any] = {}  # replaced per instance, never mutated
 
 
 class InvalidArgument(SchedulerError):

@@ -118,7 +118,7 @@ def _call(method: str, raw_data: str | None, user: str | None) -> tuple[int, dic
             logger.warning("%s: %s", method, exc)
         if isinstance(exc, SchedulerUnavailable):
             dbhealth.note_failure(exc)
-        return exc.status_code, error_body(type(exc).__name__, str(exc), **exc.extra)
+        return exc.status_code, error_body(type(exc).__name__, str(exc))
     return 200, {"response": result}
 
 
