@@ -150,6 +150,26 @@ def operation_scope() -> OperationScope | None:
     return _scope.current
 
 
+_REFERENCES = __name__ + ".references_written"
+
+
+def note_references() -> None:
+    """The running operation wrote rows whose foreign keys PostgreSQL checks at
+    commit (deferred), or deleted rows such keys point to: those checks lock the
+    rows they reference, and may wait for them."""
+    scope = operation_scope()
+    if scope is not None:
+        scope.data[_REFERENCES] = True
+
+
+def references_written() -> bool:
+    """Whether ``note_references`` was called in the running operation (True outside
+    one: nothing is known there). The history's events are not counted: their
+    checks lock the runs the same statement wrote, which no one else can hold."""
+    scope = operation_scope()
+    return scope is None or bool(scope.data.get(_REFERENCES))
+
+
 def lock_task(task_id: str) -> Task | None:
     """The task row, locked for this transaction (SQLite's IMMEDIATE transactions
     already serialise writers)."""

@@ -13,12 +13,13 @@ from django.db.models import Exists, OuterRef, Q
 from ..models import RunnableBy, SchedulerFlag, Stakeholder, StatusEvent, Task, Worker
 from ..status import Status
 from . import counters
-from .base import Ctx, is_postgres, logger, operation
+from .base import Ctx, is_postgres, logger, note_references, operation
 from .transitions import re_enable, set_status, task_deleted
 
 
 def prune(ctx: Ctx) -> dict[str, int]:
     """One maintenance pass in the caller's transaction; returns what it did."""
+    note_references()  # it may delete workers and tasks that foreign keys point to
     config = ctx.config
     stats = {"workers": 0, "dead_runner": 0, "re_enabled": 0, "retried": 0, "removed": 0}
 

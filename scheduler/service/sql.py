@@ -236,9 +236,24 @@ def save_fields_many(instances: Sequence[models.Model], fields: Sequence[str]) -
     )
 
 
+@cache
+def _has_foreign_keys(model: type[models.Model]) -> bool:
+    return any(
+        f.is_relation and getattr(f, "db_constraint", False) for f in model._meta.concrete_fields
+    )
+
+
+def _note_references(model: type[models.Model]) -> None:
+    if _has_foreign_keys(model):
+        from .base import note_references
+
+        note_references()
+
+
 def insert(instance: models.Model) -> None:
     """INSERT one row with every concrete field of the instance."""
     model = type(instance)
+    _note_references(model)
     columns = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
     names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
     marks = ", ".join(["%s"] * len(columns))
@@ -272,6 +287,7 @@ def insert_rows(
     rows = [list(row) for row in rows]
     if not rows:
         return
+    _note_references(model)
     fields = _columns(model, tuple(columns))
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"

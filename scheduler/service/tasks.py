@@ -18,6 +18,7 @@ from .base import (
     is_postgres,
     lock_for_share,
     lock_task,
+    note_references,
     number,
     operation,
     optional_dict,
@@ -385,6 +386,7 @@ def add_task_batcher(
     family = require_str("task_family", task_family, max_length=_FAMILY)
     args = optional_str_list("batched_args", batched_args) or []
     touch_worker(ctx, worker_id)
+    note_references()  # a new batcher row's worker key is checked at commit
     Batcher.objects.update_or_create(
         worker_id=worker_id,
         family=family,

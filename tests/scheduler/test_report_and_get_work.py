@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from scheduler import rpc
 from scheduler.conf import get_config
 from scheduler.errors import InvalidArgument, SchedulerUnavailable
-from scheduler.models import Task, Worker
+from scheduler.models import Task, Worker, WorkerCounters
 from scheduler.service import Ctx
 
 from .conftest import T0
@@ -275,3 +275,32 @@ def test_a_maintenance_pass_inside_the_call_does_not_count_the_report_twice(sche
     assert not Worker.objects.filter(pk="D").exists()
     assert reply["task_id"] is None
     assert violations(config=sched.config) == []
+
+
+@pytest.mark.postgres_only  # deferred foreign keys are PostgreSQL's
+def test_foreign_keys_are_checked_before_the_counters_only_where_rows_reference_others(sched):
+    """Counter rows are locked last; deferred foreign-key checks, which lock the rows
+    they reference, run before them where the transaction wrote such rows."""
+    sched.configure(prune_interval=1e10)  # no maintenance pass (it deletes rows)
+
+    def statements(method, **arguments):
+        with CaptureQueriesContext(connection) as queries:
+            reply = sched(method, **arguments)
+        return reply, [q["sql"] for q in queries]
+
+    counters = f'UPDATE "{WorkerCounters._meta.db_table}"'
+    _, added = statements("add_task", worker="W", task_id="Leaf_1")  # links: checked
+    checks = [i for i, s in enumerate(added) if s == "SET CONSTRAINTS ALL IMMEDIATE"]
+    assert len(checks) == 1
+    assert checks[0] < next(i for i, s in enumerate(added) if s.startswith(counters))
+    sched.add("Leaf_2")
+    assert sched.next_id() == "Leaf_1"
+    reply, cycle = statements(
+        "report_and_get_work",
+        worker="W",
+        current_tasks=[],
+        report={"task_id": "Leaf_1", "status": "DONE"},
+    )
+    assert reply["task_id"] == "Leaf_2"
+    assert any(s.startswith(counters) for s in cycle)
+    assert "SET CONSTRAINTS ALL IMMEDIATE" not in cycle
