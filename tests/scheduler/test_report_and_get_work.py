@@ -185,20 +185,25 @@ def test_a_failed_get_work_part_rolls_the_report_back(db, client, monkeypatch, f
     assert failed.status == "FAILED" and len(failed.failures) == 1
 
 
-def test_the_report_and_the_claim_are_one_transaction(sched):
-    sched.configure(prune_interval=1e9)  # no maintenance pass (a transaction of its own)
-    sched.add("Leaf_1")
-    sched.add("Leaf_2")
-    assert sched.next_id() == "Leaf_1"
+def _report_and_ask(sched, task_id: str, status: str = "DONE") -> tuple[dict, list[str]]:
+    """Worker W reports its task and asks for the next: the reply, the statements run."""
     with CaptureQueriesContext(connection) as queries:
         reply = sched(
             "report_and_get_work",
             worker="W",
             current_tasks=[],
-            report={"task_id": "Leaf_1", "status": "DONE"},
+            report={"task_id": task_id, "status": status},
         )
+    return reply, [q["sql"] for q in queries]
+
+
+def test_the_report_and_the_claim_are_one_transaction(sched):
+    sched.configure(prune_interval=1e9)  # no maintenance pass (a transaction of its own)
+    sched.add("Leaf_1")
+    sched.add("Leaf_2")
+    assert sched.next_id() == "Leaf_1"
+    reply, statements = _report_and_ask(sched, "Leaf_1")
     assert reply["task_id"] == "Leaf_2"
-    statements = [q["sql"] for q in queries]
     # Inside the test's transaction, each operation's transaction is a savepoint.
     assert len([s for s in statements if s.startswith("SAVEPOINT")]) == 1, statements
     # The worker's row is written once, for both parts.
@@ -213,16 +218,9 @@ def test_dependants_are_counted_down_after_the_claim(sched):
         sched.add(leaf)
     sched.add("Root", deps=["Leaf_1", "Leaf_2", "Leaf_3"])
     assert sched.next_id() == "Leaf_1"
-    with CaptureQueriesContext(connection) as queries:
-        reply = sched(
-            "report_and_get_work",
-            worker="W",
-            current_tasks=[],
-            report={"task_id": "Leaf_1", "status": "DONE"},
-        )
+    reply, statements = _report_and_ask(sched, "Leaf_1")
     assert reply["task_id"] == "Leaf_2"
     assert Task.objects.get(pk="Root").unmet_deps == 2
-    statements = [q["sql"] for q in queries]
     task_table = Task._meta.db_table
     countdown = next(i for i, s in enumerate(statements) if "unmet_deps = unmet_deps" in s)
     claim = next(
@@ -283,24 +281,16 @@ def test_foreign_keys_are_checked_before_the_counters_only_where_rows_reference_
     they reference, run before them where the transaction wrote such rows."""
     sched.configure(prune_interval=1e10)  # no maintenance pass (it deletes rows)
 
-    def statements(method, **arguments):
-        with CaptureQueriesContext(connection) as queries:
-            reply = sched(method, **arguments)
-        return reply, [q["sql"] for q in queries]
-
     counters = f'UPDATE "{WorkerCounters._meta.db_table}"'
-    _, added = statements("add_task", worker="W", task_id="Leaf_1")  # links: checked
+    with CaptureQueriesContext(connection) as queries:
+        sched.add("Leaf_1")  # links: checked
+    added = [q["sql"] for q in queries]
     checks = [i for i, s in enumerate(added) if s == "SET CONSTRAINTS ALL IMMEDIATE"]
     assert len(checks) == 1
     assert checks[0] < next(i for i, s in enumerate(added) if s.startswith(counters))
     sched.add("Leaf_2")
     assert sched.next_id() == "Leaf_1"
-    reply, cycle = statements(
-        "report_and_get_work",
-        worker="W",
-        current_tasks=[],
-        report={"task_id": "Leaf_1", "status": "DONE"},
-    )
+    reply, cycle = _report_and_ask(sched, "Leaf_1")
     assert reply["task_id"] == "Leaf_2"
     assert any(s.startswith(counters) for s in cycle)
     assert "SET CONSTRAINTS ALL IMMEDIATE" not in cycle
