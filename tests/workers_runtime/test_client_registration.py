@@ -21,7 +21,6 @@ class _Recorder(ThreadingHTTPServer):
     def __init__(self, statuses: dict[str, int]) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.statuses = statuses
-        self.error_bodies: dict[str, dict] = {}  # per method, for its non-200 answer
         self.calls: list[tuple[str, dict]] = []
 
 
@@ -34,8 +33,7 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.loads(urllib.parse.parse_qs(body)["data"][0])
         self.server.calls.append((method, data))
         status = self.server.statuses.get(method, 200)
-        error = self.server.error_bodies.get(method, {"error": "no"})
-        reply = json.dumps({"response": None} if status == 200 else error).encode()
+        reply = json.dumps({"response": None} if status == 200 else {"error": "no"}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply)))
