@@ -77,13 +77,19 @@ def _row(change: StatusChange) -> tuple:
     )
 
 
+#: Rows per multi-row VALUES insert; more changes (a registration) go as arrays.
+VALUES_ROWS = 20
+
+
 def _insert(rows: list[tuple]) -> list[int]:
     """Insert the rows; their ids, ascending in the order of ``rows``."""
     table = sql.table(StatusEvent)
     names = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
-    if connection.vendor == "postgresql" and len(rows) > 1:
+    if connection.vendor == "postgresql" and len(rows) > VALUES_ROWS:
         # Take the ids first and give the k-th smallest to the k-th row: ordered by
-        # construction, whatever order the database inserts or returns rows in.
+        # construction, whatever order the database inserts or returns rows in. One
+        # statement text for any number of rows, but it costs about four times a
+        # VALUES insert of a few rows (planned anew for its array parameters).
         arrays = ", ".join(sql.array_mark(t) for t in _PG_TYPES)
         aliases = ", ".join(f"c{i}" for i in range(len(_PG_TYPES)))
         found = sql.fetch(
@@ -96,14 +102,20 @@ def _insert(rows: list[tuple]) -> list[int]:
             [table, len(rows), *(list(column) for column in zip(*rows, strict=True))],
         )
         return sorted(row[0] for row in found)
-    # One row (the usual case: a plain INSERT costs a third of the statement above,
-    # which sends every column as an array), or SQLite, where writers take turns: a
-    # row per statement, ids in order by construction.
-    marks = ", ".join(["%s"] * len(_COLUMNS))
-    return [
-        sql.fetch(f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id", row)[0][0]
-        for row in rows
-    ]
+    # A few rows (a report and the next claim: two): one VALUES list. Both databases
+    # insert its rows in the order listed, each taking the next id as it is
+    # inserted, so the k-th smallest id returned is the k-th row's (RETURNING's own
+    # order is not promised).
+    marks = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    ids: list[int] = []
+    for start in range(0, len(rows), VALUES_ROWS):
+        part = rows[start : start + VALUES_ROWS]
+        found = sql.fetch(
+            f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(part))} RETURNING id",
+            [value for row in part for value in row],
+        )
+        ids += sorted(row[0] for row in found)
+    return ids
 
 
 def _committed(changes: list[StatusChange]) -> None:

@@ -12,7 +12,7 @@ from scheduler import rpc
 from scheduler.models import StatusEvent
 from scheduler.service import Ctx, add_tasks
 from scheduler.service.base import operation, operation_scope
-from scheduler.service.outbox import OUTBOX_RANK
+from scheduler.service.outbox import OUTBOX_RANK, VALUES_ROWS
 from scheduler.signals import task_status_changed, task_status_committed
 
 
@@ -120,3 +120,14 @@ def test_a_change_committed_while_another_transaction_is_open_gets_the_lower_seq
         thread.join(60)
     assert not errors, errors
     assert [r[1] for r in _outbox()] == ["FAST", "SLOW"]
+
+
+@pytest.mark.parametrize("count", [2, VALUES_ROWS, VALUES_ROWS + 1])
+def test_a_few_changes_or_many_take_seqs_in_the_order_made(sched, count):
+    """A few changes are one VALUES insert, more one array insert: both keep the order."""
+    ctx = sched.ctx()
+    names = [f"C_{i:02d}" for i in range(count)][::-1]  # not in id order
+    add_tasks(ctx, worker="W", tasks=[{"task_id": name, "family": "C"} for name in names])
+    rows = _outbox()
+    assert [r[1] for r in rows] == names
+    assert [(c.seq, c.task_id) for c in ctx.changes] == [(r[0], r[1]) for r in rows]
