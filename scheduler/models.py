@@ -132,7 +132,6 @@ class Task(models.Model):
                 condition=Q(status=Status.PENDING),
             ),
             models.Index(fields=["status", "updated"], name="pl_task_status_updated"),
-            models.Index(fields=["status", "has_resources"], name="pl_task_status_resources"),
             # get_work's "does any PENDING task need resources": a tiny index that no
             # plan passes over for a walk of every PENDING task.
             models.Index(
@@ -158,8 +157,17 @@ class Task(models.Model):
             # second (LIKE) index per text column that no query uses: every index is
             # written on each insert, and on each update that is not HOT.
             models.Index(fields=["family"], name="pl_task_family"),
-            models.Index(fields=["batch_id"], name="pl_task_batch"),
-            models.Index(fields=["last_worker"], name="pl_task_last_worker"),
+            # Partial where most tasks have no entry: a status change that is not HOT
+            # (most are: the status is indexed) writes every index the new row is in.
+            models.Index(
+                fields=["batch_id"], name="pl_task_batch", condition=Q(batch_id__isnull=False)
+            ),
+            # The counters' recount: a worker's PENDING and FAILED tasks.
+            models.Index(
+                fields=["last_worker"],
+                name="pl_task_last_worker",
+                condition=Q(status__in=[Status.PENDING, Status.FAILED]),
+            ),
         ]
         permissions = [
             (
