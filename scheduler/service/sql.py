@@ -243,17 +243,21 @@ def _has_foreign_keys(model: type[models.Model]) -> bool:
     )
 
 
-def _note_references(model: type[models.Model]) -> None:
+def _note_insert(model: type[models.Model], count: int) -> None:
     if _has_foreign_keys(model):
         from .base import note_references
 
         note_references()
+    if model._meta.label == "pipelines_scheduler.Task" and connection.vendor == "postgresql":
+        from .statistics import tasks_inserted
+
+        tasks_inserted(count)
 
 
 def insert(instance: models.Model) -> None:
     """INSERT one row with every concrete field of the instance."""
     model = type(instance)
-    _note_references(model)
+    _note_insert(model, 1)
     columns = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
     names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
     marks = ", ".join(["%s"] * len(columns))
@@ -287,7 +291,7 @@ def insert_rows(
     rows = [list(row) for row in rows]
     if not rows:
         return
-    _note_references(model)
+    _note_insert(model, len(rows))
     fields = _columns(model, tuple(columns))
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
