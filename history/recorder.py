@@ -33,7 +33,7 @@ _JOINABLE = f"(started_at IS NULL OR status IN ({_RUNNING_SQL}))"
 
 
 def _quote(name: str) -> str:
-    return connection.ops.quote_name(name)
+    return sql.quote(name)
 
 
 def _latest(run: str) -> str:
@@ -174,7 +174,7 @@ def record(sender: Any = None, change: Any = None, task: Any = None, **_: Any) -
         change.user,
     ]
     with sql.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if sql.is_postgres():
             # One statement: the latest run joined, else a new one, and the event.
             cursor.execute(_one_statement_sql(update[0]), [*update[1], *run_values, *event_values])
             return

@@ -13,7 +13,7 @@ import logging
 import math
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from ..service import sql
 from ..service.base import operation_scope
@@ -101,7 +101,7 @@ def add(entries: list[tuple[str, list[tuple[str, str, float]]]]) -> None:
         for name, bucket, amount in rows:
             key = (name, family, bucket)
             merged[key] = amount if name == EXECUTION_TIME else merged.get(key, 0) + amount
-    table = connection.ops.quote_name(MetricValue._meta.db_table)
+    table = sql.table(MetricValue)
     values = ", ".join(["(%s, %s, %s, %s)"] * len(merged))
     params: list[Any] = []
     for (name, family, bucket), amount in sorted(merged.items()):

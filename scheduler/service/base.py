@@ -60,8 +60,7 @@ class StatusChange:
     params: dict | None = None
 
 
-def is_postgres() -> bool:
-    return connection.vendor == "postgresql"
+is_postgres = sql.is_postgres
 
 
 # PostgreSQL deadlocks and serialisation failures, and SQLite's busy timeout

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from ..models import StatusEvent, Task
 from ..signals import task_status_committed
@@ -84,8 +84,8 @@ VALUES_ROWS = 20
 def _insert(rows: list[tuple]) -> list[int]:
     """Insert the rows; their ids, ascending in the order of ``rows``."""
     table = sql.table(StatusEvent)
-    names = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
-    if connection.vendor == "postgresql" and len(rows) > VALUES_ROWS:
+    names = sql.column_list(StatusEvent, _COLUMNS)
+    if sql.is_postgres() and len(rows) > VALUES_ROWS:
         # Take the ids first and give the k-th smallest to the k-th row: ordered by
         # construction, whatever order the database inserts or returns rows in. One
         # statement text for any number of rows, but it costs about four times a

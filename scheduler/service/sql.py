@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
@@ -31,8 +32,31 @@ def chunks(ids: Iterable[Any]) -> list[list[Any]]:
     return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
+# Each use of ``connection`` looks this thread's connection up (asgiref's Local):
+# a few microseconds that the statements of one call made count by the dozen.
+# What does not change while the process runs is read once.
+
+
+def is_postgres() -> bool:
+    """Whether the scheduler's database is PostgreSQL (from the settings)."""
+    return "postgresql" in settings.DATABASES[DEFAULT_DB_ALIAS]["ENGINE"]
+
+
+@cache
+def quote(name: str) -> str:
+    """A quoted table or column name (PostgreSQL and SQLite quote alike)."""
+    return connection.ops.quote_name(name)
+
+
+@cache
 def table(model: type[models.Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
+    return quote(model._meta.db_table)
+
+
+@cache
+def column_list(model: type[models.Model], fields: tuple[str, ...]) -> str:
+    """The quoted columns of these fields, comma-separated."""
+    return ", ".join(quote(f.column) for f in _columns(model, fields))
 
 
 @cache
@@ -112,7 +136,7 @@ def forget_cursor() -> None:
 
 
 def _update_sql(model: type[models.Model], columns: list[models.Field]) -> str:
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in columns)
     return f"UPDATE {table(model)} SET {assignments} WHERE {model._meta.pk.column} = %s"
 
 
@@ -147,8 +171,8 @@ def rows_by_pk(
     """A SELECT of ``columns`` (of the alias ``t``) from the rows of ``model`` whose
     primary keys are ``ids``, and its parameters. ``lock`` ("UPDATE", "SHARE") locks
     the rows on PostgreSQL, one by one in the order of ``ids``."""
-    pk = connection.ops.quote_name(model._meta.pk.column)
-    if connection.vendor == "postgresql":
+    pk = quote(model._meta.pk.column)
+    if is_postgres():
         suffix = f" FOR {lock}" if lock else ""
         return (
             f"SELECT {columns} FROM unnest({TEXT_ARRAY}) AS v(id) CROSS JOIN LATERAL "
@@ -165,7 +189,7 @@ def ids_having(
     """A SELECT of those of ``ids`` that some row of ``model`` (alias ``r``) has in
     ``column`` (and matching ``where``, with ``params``), and its parameters."""
     condition = f" AND {where}" if where else ""
-    if connection.vendor == "postgresql":
+    if is_postgres():
         # The OFFSET keeps the EXISTS a probe per id (not a join PostgreSQL may plan
         # as a scan of the whole table).
         return (
@@ -184,7 +208,7 @@ def ids_having(
 def load_by_pk(model: type[models.Model], ids: Sequence[str], *, lock: str = "") -> list:
     """Model instances of the rows with these primary keys (see ``rows_by_pk``)."""
     _, fields = _select_list(model)
-    columns = ", ".join(f"t.{connection.ops.quote_name(f.column)}" for f in fields)
+    columns = ", ".join(f"t.{quote(f.column)}" for f in fields)
     return _instances(model, fields, fetch(*rows_by_pk(model, ids, columns, lock=lock)))
 
 
@@ -216,13 +240,12 @@ def save_fields_many(instances: Sequence[models.Model], fields: Sequence[str]) -
     ]
     pk = model._meta.pk
     types = None
-    if connection.vendor == "postgresql" and len(rows) > FEW_ROWS:
+    if is_postgres() and len(rows) > FEW_ROWS:
         types = _array_types(model, (*fields, pk.name))
     if types is None:
         with cursor() as shared:
             shared.executemany(_update_sql(model, columns), rows)
         return
-    quote = connection.ops.quote_name
     names = [f"c{i}" for i in range(len(columns))]
     assignments = ", ".join(
         f"{quote(f.column)} = v.{name}" for f, name in zip(columns, names, strict=True)
@@ -248,18 +271,23 @@ def _note_insert(model: type[models.Model], count: int) -> None:
         from .base import note_references
 
         note_references()
-    if model._meta.label == "pipelines_scheduler.Task" and connection.vendor == "postgresql":
+    if model._meta.label == "pipelines_scheduler.Task" and is_postgres():
         from .statistics import tasks_inserted
 
         tasks_inserted(count)
+
+
+@cache
+def _insert_fields(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
 
 
 def insert(instance: models.Model) -> None:
     """INSERT one row with every concrete field of the instance."""
     model = type(instance)
     _note_insert(model, 1)
-    columns = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
-    names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
+    columns = _insert_fields(model)
+    names = column_list(model, tuple(f.name for f in columns))
     marks = ", ".join(["%s"] * len(columns))
     values = [_prep(f, getattr(instance, f.attname)) for f in columns]
     with cursor() as shared:
@@ -293,11 +321,11 @@ def insert_rows(
         return
     _note_insert(model, len(rows))
     fields = _columns(model, tuple(columns))
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    names = column_list(model, tuple(columns))
     row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
     prepared = _prep_rows(fields, rows)
     with cursor() as shared:
-        if connection.vendor == "postgresql" and len(rows) > FEW_ROWS:
+        if is_postgres() and len(rows) > FEW_ROWS:
             types = _array_types(model, tuple(columns))
             if types is not None:
                 select, arrays = _unnest(types, prepared)
@@ -349,8 +377,8 @@ def insert_returning(
     its text stays the same whatever the number of rows."""
     if not rows:
         return []
-    names = ", ".join(connection.ops.quote_name(c) for c in columns)
-    if connection.vendor == "postgresql":
+    names = ", ".join(quote(c) for c in columns)
+    if is_postgres():
         select, arrays = _unnest(pg_types, rows)
         return fetch(f"INSERT INTO {table_name} ({names}) {select} RETURNING {returning}", arrays)
     marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -397,7 +425,7 @@ def insert_many(instances: Sequence[models.Model], *, ignore_conflicts: bool = F
 @cache
 def _select_list(model: type[models.Model]) -> tuple[str, list[models.Field]]:
     fields = list(model._meta.concrete_fields)
-    return ", ".join(connection.ops.quote_name(f.column) for f in fields), fields
+    return ", ".join(quote(f.column) for f in fields), fields
 
 
 def load(model: type[models.Model], where: str, params: Sequence[Any], *, suffix: str = ""):
@@ -431,7 +459,7 @@ def update_returning(model: type[models.Model], assignments: str, where: str, pa
 def _instances(model: type[models.Model], fields: list[models.Field], rows: list[tuple]):
     converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
     names = [f.attname for f in fields]
-    alias = connection.alias
+    alias = DEFAULT_DB_ALIAS
     # Every concrete field, in order, and nothing listening to the model's
     # construction: the instance's attributes are set as Model.__init__ would set
     # them, without its per-field work (a large part of reading many rows).
