@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.http.request import split_domain_port, validate_host
 
 from .auth import protocol
@@ -105,9 +105,10 @@ def close_connections() -> None:
 def _drop_broken_connection() -> None:
     # A call that hit a database error (e.g. the server restarted) answered 503;
     # the next one starts on a fresh connection.
-    if connection.connection is not None and connection.errors_occurred:
-        connection.close()
-    connection.errors_occurred = False
+    db = connections[DEFAULT_DB_ALIAS]  # one lookup of the thread's connection
+    if db.connection is not None and db.errors_occurred:
+        db.close()
+    db.errors_occurred = False
 
 
 class LuigiProtocolApp:
