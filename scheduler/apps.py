@@ -16,6 +16,9 @@ class SchedulerConfig(AppConfig):
         task_status_changed_many.connect(
             for_each(on_status_changed), weak=False, dispatch_uid="scheduler.metrics"
         )
+        from .service.sql import is_postgres
+
+        is_postgres()  # read once, from the configured backend (see the function)
         from .dbhealth import watch_pool
 
         watch_pool()  # a lost database is answered 503 at once (scheduler.dbhealth)

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
+from django.db.utils import load_backend
 
 CHUNK = 5000  # ids per IN (...) list: far below SQLite's limit on query parameters
 
@@ -38,8 +39,14 @@ def chunks(ids: Iterable[Any]) -> list[list[Any]]:
 
 
 def is_postgres() -> bool:
-    """Whether the scheduler's database is PostgreSQL (from the settings)."""
-    return "postgresql" in settings.DATABASES[DEFAULT_DB_ALIAS]["ENGINE"]
+    """Whether the scheduler's database is PostgreSQL (PostGIS and other backends
+    built on Django's count: the vendor of the configured engine's backend)."""
+    return _vendor(settings.DATABASES[DEFAULT_DB_ALIAS]["ENGINE"]) == "postgresql"
+
+
+@cache
+def _vendor(engine: str) -> str:
+    return load_backend(engine).DatabaseWrapper.vendor
 
 
 @cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init
@@ -201,3 +202,13 @@ def test_plain_types_cover_only_fields_that_keep_such_values(db):
         field = field_class(max_length=10) if field_class is models.CharField else field_class()
         converted = field.get_db_prep_save(sample, connection)
         assert type(converted) is plain and converted == sample
+
+
+def test_the_vendor_is_read_from_the_configured_backend(monkeypatch):
+    assert sql.is_postgres() == (connection.vendor == "postgresql")
+    # A backend built on Django's PostgreSQL one (PostGIS, instrumented wrappers)
+    # under another module name counts as PostgreSQL.
+    monkeypatch.setitem(
+        settings.DATABASES["default"], "ENGINE", "tests.scheduler.postgres_like_backend"
+    )
+    assert sql.is_postgres() is True
