@@ -157,8 +157,9 @@ class Task(models.Model):
             # second (LIKE) index per text column that no query uses: every index is
             # written on each insert, and on each update that is not HOT.
             models.Index(fields=["family"], name="pl_task_family"),
-            # Partial where most tasks have no entry: a status change that is not HOT
-            # (most are: the status is indexed) writes every index the new row is in.
+            # Partial, so that most rows are in neither: a status change is never a
+            # HOT update (the status is indexed), and it writes every index that the
+            # row's new version is in.
             models.Index(
                 fields=["batch_id"], name="pl_task_batch", condition=Q(batch_id__isnull=False)
             ),
