@@ -203,8 +203,7 @@ def require_str(
         return None
     if not isinstance(value, str) or not value:
         raise InvalidArgument(name, "a non-empty string is required")
-    if len(value) > max_length:
-        raise InvalidArgument(name, f"longer than {max_length} characters")
+    bounded_str(name, value, max_length)
     if "\x00" in value:
         raise InvalidArgument(name, "contains a NUL character")
     return value

@@ -58,8 +58,7 @@ def touch_worker_disabled(ctx: Ctx, worker_id: str) -> bool:
     else:
         create_worker(ctx, worker_id)
         disabled = Worker.objects.filter(pk=worker_id, disabled=True).exists()
-    if scope is not None:
-        scope.data.setdefault(_TOUCHED, {})[worker_id] = disabled
+    remember_touched(worker_id, disabled)
     return disabled
 
 

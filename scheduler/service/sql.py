@@ -420,7 +420,7 @@ def insert_many(instances: Sequence[models.Model], *, ignore_conflicts: bool = F
     if not instances:
         return
     model = type(instances[0])
-    columns = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
+    columns = _insert_fields(model)
     insert_rows(
         model,
         tuple(f.name for f in columns),

@@ -118,8 +118,8 @@ def parse_add_task(
         raise InvalidArgument("tracking_url", "a string or null is required")
     if batch_id is not None and not isinstance(batch_id, str):
         raise InvalidArgument("batch_id", "a string or null is required")
-    if batch_id is not None and len(batch_id) > _BATCH_ID:
-        raise InvalidArgument("batch_id", f"longer than {_BATCH_ID} characters")
+    if batch_id is not None:
+        batch_id = bounded_str("batch_id", batch_id, _BATCH_ID)
     return Registration(
         worker_id=worker_id,
         task_id=task_id,
