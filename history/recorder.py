@@ -173,11 +173,11 @@ def record(sender: Any = None, change: Any = None, task: Any = None, **_: Any) -
         change.host,
         change.user,
     ]
+    if sql.is_postgres():
+        # One statement: the latest run joined, else a new one, and the event.
+        sql.send(_one_statement_sql(update[0]), [*update[1], *run_values, *event_values])
+        return
     with sql.cursor() as cursor:
-        if sql.is_postgres():
-            # One statement: the latest run joined, else a new one, and the event.
-            cursor.execute(_one_statement_sql(update[0]), [*update[1], *run_values, *event_values])
-            return
         cursor.execute(*update)
         row = cursor.fetchone()
         if row is None:

@@ -132,6 +132,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
         server_side_binding=True,
         prepare_threshold=env.int("DATABASE_PREPARE_THRESHOLD", default=2),
     )
+# Pipeline mode (scheduler.service.pipelining): the hot operations send the
+# statements whose results they do not read without waiting for each. Off for a
+# connection pooler or proxy that does not support the extended protocol's pipelining.
+SCHEDULER_DATABASE_PIPELINE = env.bool("DATABASE_PIPELINE", default=True)
 # PostgreSQL's JIT compiles a query whose estimated cost is high; the recursive
 # queries behind the UPSTREAM_* statuses are estimated far above what they cost (a
 # few ms) and JIT would add hundreds of ms to each. Short OLTP queries never gain.

@@ -106,7 +106,7 @@ def add(entries: list[tuple[str, list[tuple[str, str, float]]]]) -> None:
     params: list[Any] = []
     for (name, family, bucket), amount in sorted(merged.items()):
         params += [name, family, bucket, amount]
-    sql.execute(
+    sql.send(
         f"INSERT INTO {table} (name, family, bucket, value) VALUES {values} "
         "ON CONFLICT (name, family, bucket) DO UPDATE SET value = CASE "
         f"WHEN {table}.name = %s THEN excluded.value "

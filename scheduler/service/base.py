@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import random
@@ -23,6 +24,7 @@ from ..conf import SchedulerConfig, get_config
 from ..errors import InvalidArgument, SchedulerUnavailable
 from ..models import Task
 from . import sql
+from .pipelining import pipeline
 
 logger = logging.getLogger("scheduler")
 
@@ -68,9 +70,16 @@ is_postgres = sql.is_postgres
 _RETRYABLE = ("deadlock detected", "could not serialize access", "database is locked")
 
 
-def operation(func: F) -> F:
+def operation(func: F | None = None, *, pipelined: bool = False) -> Any:
     """Run a service function as one transaction; retry it on PostgreSQL deadlocks and
-    serialisation failures; turn a lost or locked database into SchedulerUnavailable."""
+    serialisation failures; turn a lost or locked database into SchedulerUnavailable.
+
+    ``pipelined``: the transaction's statements run in pipeline mode
+    (``pipelining``) when it is not part of an outer one. Only for functions that
+    read no rows through a server-side cursor (``QuerySet.iterator``), which
+    pipeline mode refuses."""
+    if func is None:
+        return functools.partial(operation, pipelined=pipelined)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -84,7 +93,9 @@ def operation(func: F) -> F:
             try:
                 if outermost:
                     _scope.current = OperationScope()
-                with transaction.atomic():
+                # Pipelined only as a transaction of its own (not a savepoint).
+                alone = pipelined and outermost and not connection.in_atomic_block
+                with transaction.atomic(), pipeline() if alone else contextlib.nullcontext():
                     result = func(*args, **kwargs)
                     if outermost:
                         _scope.current.finish()

@@ -62,12 +62,12 @@ def _write(deltas: dict[str, list[int]], last_statements: bool = True) -> None:
         # Check the transaction's deferred foreign keys now (locking the rows they
         # reference) rather than at COMMIT, while the counter rows are held. (A
         # claim or a report of a linked task writes none: one statement fewer.)
-        sql.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        sql.send("SET CONSTRAINTS ALL IMMEDIATE")
     if len(rows) > 1 and is_postgres():
         _write_many(rows)
         return
     for worker_id, pending, unique, last in rows:
-        sql.execute(
+        sql.send(
             f"UPDATE {sql.table(WorkerCounters)} SET n_pending = n_pending + %s, "
             "n_unique = n_unique + %s, n_last_scheduled = n_last_scheduled + %s "
             "WHERE worker_id = %s",
@@ -80,7 +80,7 @@ def _write_many(rows: list[tuple[str, int, int, int]]) -> None:
     moves four rows). The rows are locked in worker order first, as one UPDATE per
     row did: the UPDATE reaches a row only through the ordered locking scan."""
     table = sql.table(WorkerCounters)
-    sql.execute(
+    sql.send(
         "WITH v(worker_id, p, u, l) AS MATERIALIZED ("
         f"SELECT * FROM unnest({sql.TEXT_ARRAY}, %s::int[], %s::int[], %s::int[])), "
         f"locked AS MATERIALIZED (SELECT c.worker_id FROM {table} c "

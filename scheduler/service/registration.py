@@ -43,7 +43,7 @@ MAX_TASKS = 1000
 ADVISORY_LOCK_KEY = 0x72756E776B  # "runwk"
 
 
-@operation
+@operation(pipelined=True)
 def add_tasks(ctx: Ctx, worker: Any = None, tasks: Any = None, **_: Any) -> dict:
     """Register ``tasks`` (add_task argument objects) for ``worker``, in order."""
     worker_id = require_str("worker", worker)

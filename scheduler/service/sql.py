@@ -224,8 +224,7 @@ def save_fields(instance: models.Model, fields: Sequence[str]) -> None:
     model = type(instance)
     columns = _columns(model, tuple(fields))
     values = [_prep(f, getattr(instance, f.attname)) for f in columns]
-    with cursor() as shared:
-        shared.execute(_update_sql(model, columns), [*values, instance.pk])
+    send(_update_sql(model, columns), [*values, instance.pk])
 
 
 def save_fields_many(instances: Sequence[models.Model], fields: Sequence[str]) -> None:
@@ -251,7 +250,7 @@ def save_fields_many(instances: Sequence[models.Model], fields: Sequence[str]) -
         types = _array_types(model, (*fields, pk.name))
     if types is None:
         with cursor() as shared:
-            shared.executemany(_update_sql(model, columns), rows)
+            _run(shared, _update_sql(model, columns), rows, many=True)
         return
     names = [f"c{i}" for i in range(len(columns))]
     assignments = ", ".join(
@@ -259,7 +258,7 @@ def save_fields_many(instances: Sequence[models.Model], fields: Sequence[str]) -
     )
     select, arrays = _unnest(types, rows)
     aliases = ", ".join([*names, "pk"])
-    execute(
+    send(
         f"UPDATE {table(model)} AS t SET {assignments} FROM ({select}) AS v({aliases}) "
         f"WHERE t.{quote(pk.column)} = v.pk",
         arrays,
@@ -297,8 +296,7 @@ def insert(instance: models.Model) -> None:
     names = column_list(model, tuple(f.name for f in columns))
     marks = ", ".join(["%s"] * len(columns))
     values = [_prep(f, getattr(instance, f.attname)) for f in columns]
-    with cursor() as shared:
-        shared.execute(f"INSERT INTO {table(model)} ({names}) VALUES ({marks})", values)
+    send(f"INSERT INTO {table(model)} ({names}) VALUES ({marks})", values)
 
 
 def insert_ignore(
@@ -336,15 +334,19 @@ def insert_rows(
             types = _array_types(model, tuple(columns))
             if types is not None:
                 select, arrays = _unnest(types, prepared)
-                shared.execute(f"INSERT INTO {table(model)} ({names}) {select} {suffix}", arrays)
+                _run(shared, f"INSERT INTO {table(model)} ({names}) {select} {suffix}", arrays)
                 return
-            shared.executemany(
-                f"INSERT INTO {table(model)} ({names}) VALUES {row_marks} {suffix}", prepared
+            _run(
+                shared,
+                f"INSERT INTO {table(model)} ({names}) VALUES {row_marks} {suffix}",
+                prepared,
+                many=True,
             )
             return
         for start in range(0, len(prepared), 500):
             part = prepared[start : start + 500]
-            shared.execute(
+            _run(
+                shared,
                 f"INSERT INTO {table(model)} ({names}) VALUES "
                 f"{', '.join([row_marks] * len(part))} {suffix}",
                 [value for row in part for value in row],
@@ -402,7 +404,7 @@ def insert_returning(
 
 def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     with cursor() as shared:
-        shared.execute(sql, params)
+        _run(shared, sql, params)  # in a pipeline, fetchall waits for this result
         rows = shared.fetchall()
     if len(rows) > KEEP_ROWS:
         forget_cursor()
@@ -410,9 +412,33 @@ def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
 
 
 def execute(sql: str, params: Sequence[Any] = ()) -> int:
+    """Run a statement; the number of rows it changed (waited for, in a pipeline)."""
     with cursor() as shared:
         shared.execute(sql, params)
         return shared.rowcount
+
+
+def send(sql: str, params: Sequence[Any] = ()) -> None:
+    """Run a statement whose outcome the caller does not read. In pipeline mode (see
+    ``pipelining``) it goes out without waiting; its errors show at the next wait."""
+    with cursor() as shared:
+        _run(shared, sql, params)
+
+
+#: Set on a cursor while it runs a statement whose result may come later (see
+#: ``pipelining``): one sent (``send``) or one whose rows are fetched next (``fetch``).
+DEFERRED = "pipelines_deferred"
+
+
+def _run(shared: Any, sql: str, params: Sequence[Any], many: bool = False) -> None:
+    setattr(shared, DEFERRED, True)
+    try:
+        if many:
+            shared.executemany(sql, params)
+        else:
+            shared.execute(sql, params)
+    finally:
+        setattr(shared, DEFERRED, False)
 
 
 def insert_many(instances: Sequence[models.Model], *, ignore_conflicts: bool = False) -> None:

@@ -143,7 +143,7 @@ def parse_add_task(
     )
 
 
-@operation
+@operation(pipelined=True)
 def add_task(ctx: Ctx, **arguments: Any) -> None:
     register(ctx, parse_add_task(**arguments))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -329,11 +330,23 @@ def _choose_with_resources(ctx: Ctx, worker: Worker, assistant: bool) -> Task | 
     # this worker's own ready tasks can still be chosen (re-checking earlier ones
     # is harmless: the reservation only grew since they were turned down).
     mine = ready.filter(runnable=True) if assistant else ready.filter(runnable_links__worker_id=me)
-    for task in mine.iterator(chunk_size=CHUNK):
+    for task in _in_chunks(mine):
         advance(task)
         if fits(task) and has_capacity(task.resources, used, capacity):
             return task
     return None
+
+
+def _in_chunks(ordered: Any) -> Iterator[Task]:
+    """The rows of an ordered queryset, read CHUNK at a time. (Not
+    ``QuerySet.iterator``: its server-side cursor is refused in pipeline mode.)"""
+    offset = 0
+    while True:
+        chunk = list(ordered[offset : offset + CHUNK])
+        yield from chunk
+        if len(chunk) < CHUNK:
+            return
+        offset += CHUNK
 
 
 def _collect_batch(best: Task, worker: Worker, trivial: bool) -> tuple[list[Task], dict]:
@@ -351,7 +364,7 @@ def _collect_batch(best: Task, worker: Worker, trivial: bool) -> tuple[list[Task
     if trivial:
         candidates = candidates.filter(runnable_links__worker_id=worker.worker_id)
     best_rank = _rank_key(best)
-    for task in candidates.order_by(*RANK).iterator(chunk_size=CHUNK):
+    for task in _in_chunks(candidates.order_by(*RANK)):
         if len(members) >= limit:
             break
         if _rank_key(task) < best_rank:
@@ -402,7 +415,7 @@ def report_and_get_work(
     return _report_and_hand_out(ctx, parse_for_worker("report", report, arguments[0]), arguments)
 
 
-@operation
+@operation(pipelined=True)
 def _report_and_hand_out(ctx: Ctx, report: Any, arguments: tuple) -> dict:
     # The worker's row is touched once, for both parts (register reads whether it is
     # disabled from the operation's cache).
@@ -514,7 +527,7 @@ def _hand_out_now(
     return reply
 
 
-_hand_out = operation(_hand_out_now)
+_hand_out = operation(_hand_out_now, pipelined=True)
 
 
 def _mark_running(ctx: Ctx, task: Task, worker_id: str) -> None:
