@@ -1,4 +1,4 @@
-"""Pipeline mode for a whole operation's transaction (PostgreSQL, psycopg).
+"""Pipeline mode for the statements of an operation's transaction (PostgreSQL, psycopg).
 
 Each statement of a call costs a round trip to PostgreSQL: a wait of about 0.2 ms,
 during which the call's row locks are held and its thread does nothing. A new

@@ -80,7 +80,7 @@ def test_the_setting_turns_the_mode_off(committed_sched, modes, settings):
 def test_orm_statements_in_the_pipeline_see_their_rowcounts(committed_sched):
     committed_sched.add("A")
     committed_sched.add("B")
-    with pipeline(), transaction.atomic():
+    with transaction.atomic(), pipeline():
         assert _in_pipeline()
         sql.send(f"UPDATE {sql.table(Task)} SET priority = 5 WHERE task_id = %s", ["A"])
         assert Task.objects.filter(pk__in=["A", "B", "C"]).update(expl="x") == 2
@@ -92,7 +92,7 @@ def test_orm_statements_in_the_pipeline_see_their_rowcounts(committed_sched):
 def test_a_sent_statement_fails_at_the_next_wait_as_djangos_error(committed_sched):
     committed_sched.add("A")
     insert = f"INSERT INTO {sql.table(Task)} (task_id) VALUES (%s)"
-    with pytest.raises(IntegrityError), pipeline(), transaction.atomic():
+    with pytest.raises(IntegrityError), transaction.atomic(), pipeline():
         sql.send(insert, ["A"])  # a duplicate key (and NULLs in NOT NULL columns)
         sql.fetch("SELECT 1")
     # Rolled back as a whole, and the connection serves the next operation.
