@@ -112,25 +112,29 @@ KEEP_ROWS = 1000
 #: Attribute of the connection wrapper holding (the connection it was opened on, the
 #: cursor); that connection is never None, so a closed wrapper never matches.
 _CURSOR = "_pipelines_cursor"
+#: The same for statements sent without reading their results (``send``): in pipeline
+#: mode their results arrive later and are set on their cursor, where they would
+#: take the place of a result that ``fetch`` is about to read.
+SENDING = "_pipelines_sending_cursor"
 
 
 @contextmanager
-def cursor() -> Iterator[Any]:
+def cursor(kept_as: str = _CURSOR) -> Iterator[Any]:
     """The connection's shared cursor on PostgreSQL (opened, with the connection if
-    need be, on first use). On SQLite, and where queries are being logged (DEBUG,
-    tests capturing them), a new cursor closed afterwards, as ``connection.cursor()``
-    gives."""
+    need be, on first use; ``SENDING``: the one of ``send``). On SQLite, and where
+    queries are being logged (DEBUG, tests capturing them), a new cursor closed
+    afterwards, as ``connection.cursor()`` gives."""
     db = connections[DEFAULT_DB_ALIAS]
     if db.queries_logged or db.vendor != "postgresql":
         # SQLite: a cursor's unfinished statement would hold its read lock.
         with db.cursor() as own:
             yield own
         return
-    kept = db.__dict__.get(_CURSOR)
+    kept = db.__dict__.get(kept_as)
     if kept is None or kept[0] is not db.connection or kept[1].closed:
         opened = db.cursor()
         kept = (db.connection, opened)
-        setattr(db, _CURSOR, kept)
+        setattr(db, kept_as, kept)
     yield kept[1]
 
 
@@ -249,7 +253,7 @@ def save_fields_many(instances: Sequence[models.Model], fields: Sequence[str]) -
     if is_postgres() and len(rows) > FEW_ROWS:
         types = _array_types(model, (*fields, pk.name))
     if types is None:
-        with cursor() as shared:
+        with cursor(SENDING) as shared:
             _run(shared, _update_sql(model, columns), rows, many=True)
         return
     names = [f"c{i}" for i in range(len(columns))]
@@ -329,7 +333,7 @@ def insert_rows(
     names = column_list(model, tuple(columns))
     row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
     prepared = _prep_rows(fields, rows)
-    with cursor() as shared:
+    with cursor(SENDING) as shared:
         if is_postgres() and len(rows) > FEW_ROWS:
             types = _array_types(model, tuple(columns))
             if types is not None:
@@ -421,7 +425,7 @@ def execute(sql: str, params: Sequence[Any] = ()) -> int:
 def send(sql: str, params: Sequence[Any] = ()) -> None:
     """Run a statement whose outcome the caller does not read. In pipeline mode (see
     ``pipelining``) it goes out without waiting; its errors show at the next wait."""
-    with cursor() as shared:
+    with cursor(SENDING) as shared:
         _run(shared, sql, params)
 
 

@@ -5,6 +5,7 @@ transaction with psycopg's pipeline on PostgreSQL. These tests commit for real
 from __future__ import annotations
 
 import inspect
+import time
 
 import psycopg
 import pytest
@@ -87,6 +88,32 @@ def test_orm_statements_in_the_pipeline_see_their_rowcounts(committed_sched):
         assert sql.execute(f"UPDATE {sql.table(Task)} SET expl = 'y'") == 2
         assert sql.fetch(f"SELECT priority FROM {sql.table(Task)} WHERE task_id = 'A'") == [(5,)]
     assert Task.objects.get(pk="A").priority == 5
+
+
+def test_fetched_rows_are_the_fetched_statements_after_sends(committed_sched):
+    # Sent statements' results arrive later and are never read; they go to a cursor
+    # of their own, so a fetch reads its own statement's rows.
+    committed_sched.add("A")
+    table = sql.table(Task)
+    with transaction.atomic(), pipeline():
+        for i in range(50):
+            sql.send(f"UPDATE {table} SET priority = %s WHERE task_id = 'A'", [i])
+            assert sql.fetch(f"SELECT priority FROM {table} WHERE task_id = 'A'") == [(i,)]
+    with sql.cursor() as fetching, sql.cursor(sql.SENDING) as sending:
+        assert fetching is not sending
+
+
+def test_a_fetch_after_many_sent_rows_reads_its_own_result(committed_sched):
+    # 2,000 one-row INSERTs (executemany: the JSON column rules out arrays) fill the
+    # server's output buffer, so their results come back while the fetch goes out.
+    table = sql.table(Worker)
+    with transaction.atomic(), pipeline():
+        for round_ in range(3):
+            rows = [[f"W{round_}_{i}", 0.0, 0.0, False, {}, []] for i in range(2000)]
+            columns = ("worker_id", "started", "last_active", "disabled", "info", "messages")
+            sql.insert_rows(Worker, columns, rows)
+            time.sleep(0.05)
+            assert sql.fetch(f"SELECT count(*) FROM {table}") == [(2000 * (round_ + 1),)]
 
 
 def test_a_sent_statement_fails_at_the_next_wait_as_djangos_error(committed_sched):
