@@ -1,5 +1,6 @@
 """The project wiring: settings from the environment, apps, ASGI routing."""
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,24 @@ def test_the_server_imports_twisted_without_its_tls_layer():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True"]
+
+
+@pytest.mark.parametrize("ours", [True, False])
+def test_twisted_writes_no_access_line_of_its_own(ours):
+    from daphne.http_protocol import HTTPFactory
+    from twisted.web.test.requesthelper import DummyRequest
+
+    from scheduler.server import _http_factory
+
+    factory = (_http_factory() if ours else HTTPFactory)(None)
+    factory.logFile = io.StringIO()
+    factory._logDateTime = "[06/Dec/2026:12:00:00 +0000]"  # startFactory's timer sets it
+    request = DummyRequest([b"api", b"ping"])
+    request.uri = b"/api/ping"
+    request.code, request.sentLength = 200, 12
+    factory.log(request)
+    # daphne's own factory writes Twisted's line; the scheduler's writes none.
+    assert (factory._logFile.getvalue() == "") is ours
 
 
 def test_migrating_one_app_on_a_new_database_then_all(tmp_path):
