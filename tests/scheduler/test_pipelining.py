@@ -1,5 +1,5 @@
 """Pipeline mode (scheduler.service.pipelining): the hot operations run their
-transaction with psycopg's pipeline on PostgreSQL. These tests commit for real
+transaction's statements in psycopg's pipeline mode on PostgreSQL. These tests commit for real
 (``transactional_db``): inside a test's own transaction the mode is not used."""
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ def test_an_operation_retries_after_a_sent_statement_broke_a_unique_key(transact
     def duplicate_then_update(ctx: Ctx) -> None:
         attempts.append(len(attempts) + 1)
         if len(attempts) == 1:
-            # Fails at the COMMIT, the only wait after it: the operation runs again.
+            # Fails at the wait before the COMMIT, the only one after it: the
+            # operation runs again.
             sql.send(f"INSERT INTO {table} SELECT * FROM {table} WHERE worker_id = 'Z'")
         sql.send(f"UPDATE {table} SET last_active = last_active + 1 WHERE worker_id = 'Z'")
 
