@@ -20,13 +20,15 @@ carrying a session cookie (sessions, CSRF). Workers send neither.
 
 from __future__ import annotations
 
+import asyncio
+import binascii
+import contextvars
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http.request import split_domain_port, validate_host
@@ -39,8 +41,27 @@ from .views import dispatch, encode, too_large_body
 _ROUTE = re.compile(r"^/api/(?P<method>[A-Za-z_][A-Za-z0-9_]*)/?$")
 
 
-def _first(values: dict[str, list[str]], key: str) -> str | None:
-    found = values.get(key)
+# A "%" that does not start a two-digit escape: parse_qs keeps it as it is.
+_BARE_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+# Bytes that a2b_qp would read otherwise than form decoding does.
+_QP_SPECIAL = (b"=", b"\r", b"\n", b" ", b"\t")
+
+
+def data_field(encoded: bytes) -> str | None:
+    """The first ``data`` field of a form-encoded body or query string, decoded as
+    ``parse_qs(..., keep_blank_values=True)`` does (UTF-8, invalid bytes replaced);
+    None without one. Raises UnicodeDecodeError if ``encoded`` itself is not UTF-8.
+
+    Workers send one field, ``data=<the JSON, percent-encoded>``: that value is
+    decoded in C (binascii's quoted-printable decoder, after "%XX" became "=XX"),
+    about fifteen times faster than parse_qs. Anything else goes to parse_qs."""
+    if encoded.startswith(b"data=") and b"&" not in encoded:
+        value = encoded[5:]
+        if not any(c in value for c in _QP_SPECIAL) and not _BARE_PERCENT.search(value):
+            encoded.decode("utf-8")  # the same error parse_qs's caller would raise
+            decoded = binascii.a2b_qp(value.replace(b"+", b" ").replace(b"%", b"="))
+            return decoded.decode("utf-8", "replace")
+    found = parse_qs(encoded.decode("utf-8"), keep_blank_values=True).get("data")
     return found[0] if found else None
 
 
@@ -117,11 +138,15 @@ class LuigiProtocolApp:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         match = _ROUTE.match(scope.get("path", "")) if scope["type"] == "http" else None
-        if match is None or not self._host_allowed(scope) or self._from_browser(scope):
+        headers = dict(scope.get("headers") or []) if match is not None else {}
+        if (
+            match is None
+            or not self._host_allowed(headers)
+            or self._from_browser(scope["method"], headers)
+        ):
             await self.django_app(scope, receive, send)
             return
         http_method = scope["method"]
-        headers = dict(scope.get("headers") or [])
         if self._declared_too_big(headers):
             await self._send(send, 413, too_large_body())
             return
@@ -132,17 +157,19 @@ class LuigiProtocolApp:
         try:
             raw = None
             if http_method == "POST" and body:
-                raw = _first(parse_qs(body.decode("utf-8"), keep_blank_values=True), "data")
+                raw = data_field(body)
             if raw is None:
-                query = scope.get("query_string", b"").decode("utf-8")
-                raw = _first(parse_qs(query, keep_blank_values=True), "data")
+                raw = data_field(scope.get("query_string", b""))
         except UnicodeDecodeError:
             await self._send(send, 400, error_body("invalid argument", "the body is not UTF-8"))
             return
         authorization = headers.get(b"authorization")
-        status, answer, extra = await sync_to_async(
-            _answer, thread_sensitive=False, executor=_executor()
-        )(
+        # Straight to the pool (asgiref's sync_to_async adds its own bookkeeping to
+        # every call); the call runs in a copy of this request's context, as there.
+        status, answer, extra = await asyncio.get_running_loop().run_in_executor(
+            _executor(),
+            contextvars.copy_context().run,
+            _answer,
             http_method,
             match["method"],
             raw,
@@ -151,10 +178,9 @@ class LuigiProtocolApp:
         await self._send(send, status, answer, extra)
 
     @staticmethod
-    def _from_browser(scope: dict) -> bool:
-        if scope["method"] == "OPTIONS":
+    def _from_browser(http_method: str, headers: dict[bytes, bytes]) -> bool:
+        if http_method == "OPTIONS":
             return True
-        headers = dict(scope.get("headers") or [])
         if b"origin" in headers:
             return True
         if not auth_enabled():
@@ -169,8 +195,7 @@ class LuigiProtocolApp:
         return limit is not None and declared.isdigit() and int(declared) > limit
 
     @staticmethod
-    def _host_allowed(scope: dict) -> bool:
-        headers = dict(scope.get("headers") or [])
+    def _host_allowed(headers: dict[bytes, bytes]) -> bool:
         host = headers.get(b"host", b"").decode("latin-1")
         domain, _port = split_domain_port(host)
         allowed = settings.ALLOWED_HOSTS

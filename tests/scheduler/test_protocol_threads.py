@@ -77,3 +77,22 @@ def test_a_call_waiting_on_a_lock_does_not_hold_up_the_others():
     finally:
         holder.close()
         close_connections()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_arguments_with_reserved_characters_arrive_intact():
+    params = {"path": "/in/a+b=c&d%25 é€", "n": "1"}
+    status, _ = asyncio.run(
+        call(
+            "add_task",
+            {"worker": "w1", "task_id": "T_reserved", "family": "T", "params": params},
+        )
+    )
+    try:
+        assert status == 200
+        status, body = asyncio.run(call("task_search", {"task_str": "T_reserved"}))
+        assert status == 200
+        assert body["response"]["PENDING"]["T_reserved"]["params"] == params
+    finally:
+        close_connections()
