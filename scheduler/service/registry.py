@@ -62,6 +62,37 @@ def touch_worker_disabled(ctx: Ctx, worker_id: str) -> bool:
     return disabled
 
 
+def touched_disabled(worker_id: str) -> bool | None:
+    """Whether the worker is disabled, if the running operation has touched it
+    already; None if it has not (or outside an operation)."""
+    scope = operation_scope()
+    return scope.data.get(_TOUCHED, {}).get(worker_id) if scope is not None else None
+
+
+def touch_statement(ctx: Ctx, worker_id: str) -> tuple[str, list]:
+    """A WITH clause (PostgreSQL) that sets the worker's last_active to now as part of
+    another statement, which may read ``(SELECT disabled FROM touched)``: NULL if the
+    worker has no row yet (then ``worker_disabled`` creates it)."""
+    return (
+        f"WITH touched AS (UPDATE {sql.table(Worker)} SET last_active = %s "
+        "WHERE worker_id = %s RETURNING disabled) ",
+        [ctx.now, worker_id],
+    )
+
+
+def worker_disabled(ctx: Ctx, worker_id: str) -> bool:
+    """After ``touch_statement`` ran without telling: whether the worker is disabled,
+    creating it if new (as ``touch_worker_disabled`` does)."""
+    rows = sql.fetch(f"SELECT disabled FROM {sql.table(Worker)} WHERE worker_id = %s", [worker_id])
+    if rows:
+        disabled = bool(rows[0][0])
+    else:
+        create_worker(ctx, worker_id)
+        disabled = Worker.objects.filter(pk=worker_id, disabled=True).exists()
+    remember_touched(worker_id, disabled)
+    return disabled
+
+
 def remember_touched(worker_id: str, disabled: bool) -> None:
     """The running operation has set this worker's last_active already."""
     scope = operation_scope()

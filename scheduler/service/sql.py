@@ -473,12 +473,47 @@ def load(model: type[models.Model], where: str, params: Sequence[Any], *, suffix
 
 
 def load_with(
-    model: type[models.Model], extra: str, where: str, params: Sequence[Any], *, suffix: str = ""
+    model: type[models.Model],
+    extra: str,
+    where: str,
+    params: Sequence[Any],
+    *,
+    suffix: str = "",
+    prefix: str = "",
 ) -> list[tuple[models.Model, tuple]]:
     """``load`` with more columns: (instance, the values of ``extra``) for each row.
-    ``extra`` is a select-list fragment; the row's table is aliased ``t``."""
+    ``extra`` is a select-list fragment; the row's table is aliased ``t``. ``prefix``
+    goes before the SELECT (a WITH clause; its parameters first in ``params``)."""
     select, fields = _select_list(model)
-    rows = fetch(f"SELECT {select}, {extra} FROM {table(model)} t WHERE {where} {suffix}", params)
+    rows = fetch(
+        f"{prefix}SELECT {select}, {extra} FROM {table(model)} t WHERE {where} {suffix}", params
+    )
+    width = len(fields)
+    instances = _instances(model, fields, [row[:width] for row in rows])
+    return [(i, row[width:]) for i, row in zip(instances, rows, strict=True)]
+
+
+def update_returning_with(
+    model: type[models.Model],
+    assignments: str,
+    where: str,
+    params: Sequence[Any],
+    extra: str,
+    extra_params: Sequence[Any],
+    *,
+    joins: str = "",
+) -> list[tuple[models.Model, tuple]]:
+    """``update_returning`` with more columns computed by the same statement (PostgreSQL):
+    (instance as updated, the values of ``extra``) for each row. ``extra`` and
+    ``joins`` see the updated row as ``u``; the other tables as they were before
+    the statement."""
+    select, fields = _select_list(model)
+    columns = ", ".join(f"u.{quote(f.column)}" for f in fields)
+    rows = fetch(
+        f"WITH u AS (UPDATE {table(model)} SET {assignments} WHERE {where} RETURNING {select}) "
+        f"SELECT {columns}, {extra} FROM u {joins}",
+        [*params, *extra_params],
+    )
     width = len(fields)
     instances = _instances(model, fields, [row[:width] for row in rows])
     return [(i, row[width:]) for i, row in zip(instances, rows, strict=True)]

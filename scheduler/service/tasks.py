@@ -26,7 +26,15 @@ from .base import (
     require_str,
     resource_amounts,
 )
-from .registry import deps_with_state, touch_worker, touch_worker_disabled
+from .registry import (
+    deps_with_state,
+    remember_touched,
+    touch_statement,
+    touch_worker,
+    touch_worker_disabled,
+    touched_disabled,
+    worker_disabled,
+)
 from .transitions import STATUS_FIELDS, set_status
 
 
@@ -157,10 +165,20 @@ def register(ctx: Ctx, r: Registration) -> None:
     tracking_url, batchable, batch_id = r.tracking_url, r.batchable, r.batch_id
     runnable, policy_dict = r.runnable, r.policy_dict
 
-    disabled = touch_worker_disabled(ctx, worker_id)
     rules = retry_policy(ctx.config, policy_dict)
-
-    task, linked, stakeholder, has_deps = _lock_for_registration(task_id, worker_id)
+    disabled = touched_disabled(worker_id)
+    if disabled is None and is_postgres():
+        # The worker's last_active is set by the statement that locks the task.
+        task, linked, stakeholder, has_deps, disabled = _lock_for_registration(
+            task_id, worker_id, touch=ctx
+        )
+        if disabled is None:  # a new task, or a new worker
+            disabled = worker_disabled(ctx, worker_id)
+        remember_touched(worker_id, disabled)
+    else:
+        if disabled is None:
+            disabled = touch_worker_disabled(ctx, worker_id)
+        task, linked, stakeholder, has_deps, _ = _lock_for_registration(task_id, worker_id)
     created = task is None
     loaded = None if created else _values(task)
     if task is None:
@@ -295,28 +313,38 @@ def register(ctx: Ctx, r: Registration) -> None:
         raise_priority(lower, task.priority)
 
 
-def _lock_for_registration(task_id: str, worker_id: str) -> tuple[Task | None, bool, bool, bool]:
+def _lock_for_registration(
+    task_id: str, worker_id: str, touch: Ctx | None = None
+) -> tuple[Task | None, bool, bool, bool, bool | None]:
     """The task row, locked (``lock_task``), with what add_task asks of its links in
     the same statement: is ``worker_id`` one of its runnable workers, one of its
-    stakeholders, has it dependencies. (None, False, False, False) for a new task.
-    The answers hold until commit: links and edges are added under the task's row
-    lock, which this statement takes. (Pruning a silent worker removes its links
-    without that lock; a pruned worker is registered anew by its next call.)"""
+    stakeholders, has it dependencies. (None, False, False, False, None) for a new
+    task. The answers hold until commit: links and edges are added under the task's
+    row lock, which this statement takes. (Pruning a silent worker removes its links
+    without that lock; a pruned worker is registered anew by its next call.)
+
+    With ``touch`` (PostgreSQL), the same statement sets the worker's last_active
+    (``touch_statement``), one statement fewer: the last value is whether the
+    worker is disabled, None where the statement could not tell (no task row, or
+    no worker row)."""
+    prefix, params = touch_statement(touch, worker_id) if touch is not None else ("", [])
     rows = sql.load_with(
         Task,
         f"EXISTS (SELECT 1 FROM {sql.table(RunnableBy)} r "
         "WHERE r.task_id = t.task_id AND r.worker_id = %s), "
         f"EXISTS (SELECT 1 FROM {sql.table(Stakeholder)} s "
         "WHERE s.task_id = t.task_id AND s.worker_id = %s), "
-        f"EXISTS (SELECT 1 FROM {sql.table(Dependency)} d WHERE d.task_id = t.task_id)",
+        f"EXISTS (SELECT 1 FROM {sql.table(Dependency)} d WHERE d.task_id = t.task_id), "
+        + ("(SELECT disabled FROM touched)" if prefix else "NULL"),
         "t.task_id = %s",
-        [worker_id, worker_id, task_id],
+        [*params, worker_id, worker_id, task_id],
         suffix="FOR UPDATE OF t" if is_postgres() else "",
+        prefix=prefix,
     )
     if not rows:
-        return None, False, False, False
-    task, (linked, stakeholder, has_deps) = rows[0]
-    return task, bool(linked), bool(stakeholder), bool(has_deps)
+        return None, False, False, False, None
+    task, (linked, stakeholder, has_deps, disabled) = rows[0]
+    return task, bool(linked), bool(stakeholder), bool(has_deps), disabled
 
 
 MUTABLE_FIELDS = list(

@@ -4,10 +4,13 @@ statements run only where they change something."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from scheduler.models import RunnableBy, Stakeholder
+from scheduler.models import RunnableBy, Stakeholder, Worker
 
 LINK_TABLES = ("pipelines_scheduler_runnableby", "pipelines_scheduler_stakeholder")
 
@@ -18,10 +21,14 @@ def _statements(sched, **call) -> list[str]:
     return [q["sql"] for q in captured.captured_queries]
 
 
+# The task row's locking read, after the WITH clause that touches the worker (PostgreSQL).
+_LOCKING_READ = re.compile(r'(WITH touched AS \(UPDATE [^)]*\) )?SELECT "task_id", "family"')
+
+
 def _touching(statements: list[str], table: str) -> list[str]:
     """Statements that read or write ``table`` on their own (not as a subquery of the
     task row's locking read)."""
-    return [s for s in statements if table in s and not s.startswith('SELECT "task_id", "family"')]
+    return [s for s in statements if table in s and not _LOCKING_READ.match(s)]
 
 
 def test_a_report_by_a_linked_worker_reads_no_link_table_on_its_own(sched):
@@ -78,3 +85,34 @@ def test_dependencies_of_a_task_are_read_when_it_has_some(sched):
     # Root's report keeps its edge, and priority still flows down to A.
     sched.add("Root", worker="V", priority=9)
     assert sched("dep_graph", task_id="Root")["A"]["priority"] == 9
+
+
+@pytest.mark.postgres_only
+def test_the_locking_read_sets_the_workers_last_active(sched):
+    sched.add("Leaf", worker="W")
+    sched.add("Leaf", worker="V")
+    sched.advance(5)
+    statements = _statements(sched, task_id="Leaf", worker="W", status="PENDING")
+    (touching_worker,) = [s for s in statements if '"pipelines_scheduler_worker"' in s]
+    assert touching_worker.startswith("WITH touched AS (UPDATE")
+    assert Worker.objects.get(pk="W").last_active == sched.now
+
+
+def test_a_new_worker_registering_a_known_task_is_created(sched):
+    sched.add("Leaf", worker="W")
+    sched.advance(5)
+    sched.add("Leaf", worker="New")
+    assert Worker.objects.get(pk="New").last_active == sched.now
+    assert RunnableBy.objects.filter(task_id="Leaf", worker_id="New").exists()
+    assert sched.next_id("New") == "Leaf"
+
+
+def test_a_disabled_worker_registering_a_known_task_is_ignored(sched):
+    sched.add("Leaf", worker="W")
+    sched.add("X", worker="D")
+    sched("disable_worker", worker="D")
+    sched.advance(5)
+    sched.add("Leaf", worker="D")
+    assert not RunnableBy.objects.filter(task_id="Leaf", worker_id="D").exists()
+    assert not Stakeholder.objects.filter(task_id="Leaf", worker_id="D").exists()
+    assert Worker.objects.get(pk="D").last_active == sched.now

@@ -1,9 +1,12 @@
 """get_work decisions: priority, resources, greedy reservation, batching, counters."""
 
+import re
+
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from scheduler.models import Task
+from scheduler.models import Task, Worker
 
 
 def test_higher_priority_first_then_oldest(sched):
@@ -245,10 +248,12 @@ def test_get_work_reads_the_counters_with_its_probe(sched):
     sched.add("B", worker="Y")
     with CaptureQueriesContext(connection) as queries:
         reply = sched.work(worker="X")
+    # Statements reading the counters (not the one that moves them after the claim).
     reads = [
         q["sql"]
         for q in queries
-        if "workercounters" in q["sql"].lower() and q["sql"].lstrip().upper().startswith("SELECT")
+        if "workercounters" in q["sql"].lower()
+        and not re.search(r'UPDATE "?pipelines_scheduler_workercounters', q["sql"])
     ]
     assert len(reads) == 1 and "EXISTS" in reads[0]  # the probe's statement, no other
     assert reply["task_id"] == "A"
@@ -275,3 +280,23 @@ def test_get_work_reply_counts_include_the_chosen_task(sched):
     second = sched.work(worker="W", current_tasks=["A"])
     assert second["running_tasks"][0]["task_id"] == "A"
     assert second["running_tasks"][0]["worker"] == "W"
+
+
+@pytest.mark.postgres_only
+def test_get_work_touches_its_worker_in_the_probes_statement(sched):
+    sched.add("A", worker="X")
+    sched.advance(5)
+    with CaptureQueriesContext(connection) as queries:
+        assert sched.work(worker="X", host="h1")["task_id"] == "A"
+    (touch,) = [q["sql"] for q in queries if 'UPDATE "pipelines_scheduler_worker"' in q["sql"]]
+    assert "AND has_resources), EXISTS" in touch  # the probe, in the same statement
+    worker = Worker.objects.get(pk="X")
+    assert (worker.last_active, worker.last_get_work, worker.host) == (sched.now,) * 2 + ("h1",)
+
+
+def test_an_assistant_asking_for_the_first_time_becomes_one(sched):
+    sched.add("A", worker="X")
+    sched("add_worker", worker="helper", info={})
+    reply = sched("get_work", worker="helper", assistant=True)
+    assert reply["task_id"] == "A"  # an assistant runs what others registered
+    assert Worker.objects.get(pk="helper").info.get("assistant") is True
