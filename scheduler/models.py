@@ -27,8 +27,11 @@ class Worker(models.Model):
     info = models.JSONField(default=dict, blank=True)
     host = models.CharField(max_length=255, null=True, blank=True)
     started = models.FloatField()
-    last_active = models.FloatField(db_index=True)
-    last_get_work = models.FloatField(null=True, blank=True, db_index=True)
+    # Written by nearly every call of the worker: in no index, so that those updates
+    # are HOT (PostgreSQL writes no index entry for them). The queries on them
+    # (silent workers, recent askers) read the small worker table whole.
+    last_active = models.FloatField()
+    last_get_work = models.FloatField(null=True, blank=True)
     disabled = models.BooleanField(default=False)
     # Queued RPC messages, handed over (and cleared) on the next ping.
     messages = models.JSONField(default=list, blank=True)
@@ -115,7 +118,9 @@ class Task(models.Model):
     runnable = models.BooleanField(default=False)
     # Dependencies that are missing or not DONE; 0 means the task may be scheduled.
     unmet_deps = models.IntegerField(default=0)
-    # How many workers may run it, and which one was added last (RunnableBy).
+    # How many workers may run it, and which one was added last (RunnableBy). Every
+    # registration by another worker changes both: in no index, so that it is a
+    # HOT update when nothing else changes.
     n_workers = models.IntegerField(default=0)
     last_worker = models.CharField(max_length=ID_LENGTH, null=True, blank=True)
     message_responses = models.JSONField(default=dict, blank=True)
@@ -162,12 +167,6 @@ class Task(models.Model):
             # row's new version is in.
             models.Index(
                 fields=["batch_id"], name="pl_task_batch", condition=Q(batch_id__isnull=False)
-            ),
-            # The counters' recount: a worker's PENDING and FAILED tasks.
-            models.Index(
-                fields=["last_worker"],
-                name="pl_task_last_worker",
-                condition=Q(status__in=[Status.PENDING, Status.FAILED]),
             ),
         ]
         permissions = [

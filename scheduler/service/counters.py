@@ -161,8 +161,11 @@ def recount(task_ids: list[str] | None = None) -> None:
             f"n_unique = (SELECT COUNT(*) FROM {link_table} r JOIN {task_table} t "
             f"ON t.task_id = r.task_id WHERE r.worker_id = {worker_table}.worker_id "
             f"AND t.status IN {statuses} AND t.n_workers = 1), "
-            f"n_last_scheduled = (SELECT COUNT(*) FROM {task_table} t "
-            f"WHERE t.last_worker = {worker_table}.worker_id AND t.status IN {statuses})"
+            # A task's last worker is one of its runnable workers (the summary above):
+            # through the worker's links, as the other two (last_worker is in no index).
+            f"n_last_scheduled = (SELECT COUNT(*) FROM {link_table} r JOIN {task_table} t "
+            f"ON t.task_id = r.task_id WHERE r.worker_id = {worker_table}.worker_id "
+            f"AND t.status IN {statuses} AND t.last_worker = r.worker_id)"
         )
     # What the running operation has added so far is in the rows just counted (its
     # status changes and links are written as they are made): adding it at the end

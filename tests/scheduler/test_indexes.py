@@ -4,8 +4,9 @@ written on each insert, and on each update that is not HOT."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
+from scheduler import rpc
 from scheduler.models import Dependency, RunnableBy, Stakeholder, Task, Worker, WorkerCounters
 
 HOT_TABLES = [
@@ -45,3 +46,38 @@ def test_link_tables_index_each_column_order_once():
     for model in (RunnableBy, Stakeholder):
         assert len(_indexes(model._meta.db_table)) == 3, model.__name__
     assert len(_indexes(Dependency._meta.db_table)) == 3
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_the_columns_written_by_every_call_are_in_no_index():
+    # The worker's last_active (every call), last_get_work (get_work), a task's
+    # n_workers and last_worker (every registration by another worker): updates that
+    # change only these stay HOT, writing no index entry.
+    written = {
+        Worker._meta.db_table: ("last_active", "last_get_work"),
+        Task._meta.db_table: ("n_workers", "last_worker"),
+    }
+    for table, columns in written.items():
+        for name, definition in _indexes(table).items():
+            assert not any(column in definition for column in columns), (name, definition)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_registration_by_another_worker_is_a_hot_update():
+    def updates() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+                [Task._meta.db_table],
+            )
+            return cursor.fetchone()
+
+    rpc.call("add_task", {"worker": "A", "task_id": "T", "family": "T"})
+    with transaction.atomic():
+        before = updates()
+        rpc.call("add_task", {"worker": "B", "task_id": "T", "family": "T"})
+        after = updates()
+    assert after[0] - before[0] == 1  # n_workers and last_worker changed
+    assert after[1] - before[1] == 1  # and that update was HOT
