@@ -223,12 +223,36 @@ def load_by_pk(model: type[models.Model], ids: Sequence[str], *, lock: str = "")
     return _instances(model, fields, fetch(*rows_by_pk(model, ids, columns, lock=lock)))
 
 
-def save_fields(instance: models.Model, fields: Sequence[str]) -> None:
-    """UPDATE one row's columns from the instance (no signals, like update_fields)."""
+def save_fields(
+    instance: models.Model,
+    fields: Sequence[str],
+    *,
+    also_insert: tuple[type[models.Model], Sequence[str], Sequence[Sequence[Any]]] | None = None,
+) -> None:
+    """UPDATE one row's columns from the instance (no signals, like update_fields).
+
+    ``also_insert``: (model, columns, rows) for ``insert_ignore``, which on
+    PostgreSQL the same statement inserts (a WITH clause): one statement instead of
+    two. (Its rows must be of another table.)"""
     model = type(instance)
     columns = _columns(model, tuple(fields))
     values = [_prep(f, getattr(instance, f.attname)) for f in columns]
-    send(_update_sql(model, columns), [*values, instance.pk])
+    if also_insert is None or not is_postgres():
+        send(_update_sql(model, columns), [*values, instance.pk])
+        if also_insert is not None:
+            insert_ignore(*also_insert)
+        return
+    other, other_columns, rows = also_insert
+    _note_insert(other, len(rows))
+    row_marks = "(" + ", ".join(["%s"] * len(other_columns)) + ")"
+    prepared = _prep_rows(_columns(other, tuple(other_columns)), rows)
+    names = column_list(other, tuple(other_columns))
+    send(
+        f"WITH inserted AS (INSERT INTO {table(other)} ({names}) "
+        f"VALUES {', '.join([row_marks] * len(rows))} ON CONFLICT DO NOTHING) "
+        + _update_sql(model, columns),
+        [*(value for row in prepared for value in row), *values, instance.pk],
+    )
 
 
 def save_fields_many(instances: Sequence[models.Model], fields: Sequence[str]) -> None:

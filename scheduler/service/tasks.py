@@ -274,19 +274,23 @@ def register(ctx: Ctx, r: Registration) -> None:
     new_link = may_run and not linked
     if new_link:
         counters.link_added(task, worker_id)
+    link = (RunnableBy, ("task", "worker"), [(task_id, worker_id)]) if new_link else None
     if created:
         sql.insert(task)
     else:
-        # Re-registrations usually change nothing: then no UPDATE at all.
+        # Re-registrations usually change nothing: then no UPDATE at all. Another
+        # worker's changes n_workers and last_worker, and adds its runnable link in
+        # the same statement.
         changed = [f for f, v in _values(task).items() if loaded[f] != v]
         if changed:
-            sql.save_fields(task, changed)
+            sql.save_fields(task, changed, also_insert=link)
+            link = None
 
     if removed:
         Dependency.objects.filter(task_id=task_id, dep_id__in=removed).delete()
     sql.insert_ignore(Dependency, ("task", "dep_id"), [(task_id, d) for d in sorted(added)])
-    if new_link:
-        sql.insert_ignore(RunnableBy, ("task", "worker"), [(task_id, worker_id)])
+    if link is not None:
+        sql.insert_ignore(*link)
 
     lower = [d for d, state in dep_state.items() if state and state[1] < task.priority]
     if not disabled and not assistant:

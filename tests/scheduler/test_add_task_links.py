@@ -116,3 +116,16 @@ def test_a_disabled_worker_registering_a_known_task_is_ignored(sched):
     assert not RunnableBy.objects.filter(task_id="Leaf", worker_id="D").exists()
     assert not Stakeholder.objects.filter(task_id="Leaf", worker_id="D").exists()
     assert Worker.objects.get(pk="D").last_active == sched.now
+
+
+def test_another_workers_registration_links_it_with_the_tasks_update(sched):
+    sched.add("Leaf", worker="W")
+    statements = _statements(sched, task_id="Leaf", worker="V", status="PENDING")
+    link = RunnableBy._meta.db_table
+    writes = [s for s in statements if f'INSERT INTO "{link}"' in s]
+    assert len(writes) == 1
+    if connection.vendor == "postgresql":  # one statement: the link and the task's update
+        assert 'UPDATE "pipelines_scheduler_task"' in writes[0]
+    assert RunnableBy.objects.filter(task_id="Leaf", worker_id="V").exists()
+    assert sched("count_pending", worker="V")["n_pending_tasks"] == 1
+    assert sched.next_id("V") == "Leaf"
