@@ -329,10 +329,7 @@ def _lock_for_registration(
 
     With ``touch`` (PostgreSQL), the same statement sets the worker's last_active
     (``touch_statement``), one statement fewer, and the last value tells whether the
-    worker is disabled (None if it has no row yet, or without ``touch``). The task's
-    row may then be locked before the worker's: an operator's disable_worker, which
-    holds the worker's row while its recount updates tasks, can meet a registration
-    of that worker in a deadlock, which PostgreSQL breaks and ``operation`` retries."""
+    worker is disabled (None if it has no row yet, or without ``touch``)."""
     links = (
         f"EXISTS (SELECT 1 FROM {sql.table(RunnableBy)} r "
         "WHERE r.task_id = t.task_id AND r.worker_id = %s), "
