@@ -497,43 +497,24 @@ def load(model: type[models.Model], where: str, params: Sequence[Any], *, suffix
 
 
 def load_with(
-    model: type[models.Model], extra: str, where: str, params: Sequence[Any], *, suffix: str = ""
+    model: type[models.Model],
+    extra: str,
+    where: str,
+    params: Sequence[Any],
+    *,
+    suffix: str = "",
+    prefix: str = "",
 ) -> list[tuple[models.Model, tuple]]:
     """``load`` with more columns: (instance, the values of ``extra``) for each row.
-    ``extra`` is a select-list fragment; the row's table is aliased ``t``."""
+    ``extra`` is a select-list fragment; the row's table is aliased ``t``. ``prefix``
+    goes before the SELECT (a WITH clause; its parameters first in ``params``)."""
     select, fields = _select_list(model)
-    rows = fetch(f"SELECT {select}, {extra} FROM {table(model)} t WHERE {where} {suffix}", params)
+    rows = fetch(
+        f"{prefix}SELECT {select}, {extra} FROM {table(model)} t WHERE {where} {suffix}", params
+    )
     width = len(fields)
     instances = _instances(model, fields, [row[:width] for row in rows])
     return [(i, row[width:]) for i, row in zip(instances, rows, strict=True)]
-
-
-def lock_row_with(
-    model: type[models.Model],
-    pk: Any,
-    extra: str,
-    params: Sequence[Any],
-    *,
-    prefix: str = "",
-    prefix_params: Sequence[Any] = (),
-) -> tuple[models.Model | None, tuple]:
-    """The row of ``model`` with primary key ``pk``, locked FOR UPDATE (PostgreSQL),
-    with the values of ``extra`` (a select-list fragment; the row is ``t``, all NULL
-    where there is none), which are read whether or not the row exists: (instance or
-    None, values). ``prefix``: a WITH clause before the SELECT."""
-    select, fields = _select_list(model)
-    columns = ", ".join(f"t.{quote(f.column)}" for f in fields)
-    pk_column = quote(model._meta.pk.column)
-    [row] = fetch(
-        f"{prefix}SELECT {columns}, {extra} FROM (SELECT 1) one LEFT JOIN LATERAL "
-        f"(SELECT {select} FROM {table(model)} WHERE {pk_column} = %s FOR UPDATE) t ON true",
-        [*prefix_params, *params, pk],
-    )
-    width = len(fields)
-    pk_index = fields.index(model._meta.pk)
-    if row[pk_index] is None:
-        return None, tuple(row[width:])
-    return _instances(model, fields, [row[:width]])[0], tuple(row[width:])
 
 
 def update_returning_with(
