@@ -330,7 +330,10 @@ def _lock_for_registration(
     With ``touch`` (PostgreSQL), the same statement sets the worker's last_active
     (``touch_statement``), one statement fewer: the last value is whether the
     worker is disabled, None where the statement could not tell (no task row, or
-    no worker row)."""
+    no worker row). The task's row may then be locked before the worker's: an
+    operator's disable_worker, which holds the worker's row while its recount
+    updates tasks, can meet a registration of that worker in a deadlock, which
+    PostgreSQL breaks and ``operation`` retries."""
     prefix, params = touch_statement(touch, worker_id) if touch is not None else ("", [])
     rows = sql.load_with(
         Task,
