@@ -45,21 +45,14 @@ def touch_worker_disabled(ctx: Ctx, worker_id: str) -> bool:
     """Set the worker's last_active to now (creating it if new); whether it is disabled.
     Once per operation: add_tasks registering task by task would write the same
     values again for every task."""
-    scope = operation_scope()
-    touched = scope.data.get(_TOUCHED, {}) if scope is not None else {}
-    if worker_id in touched:
-        return touched[worker_id]
+    touched = touched_disabled(worker_id)
+    if touched is not None:
+        return touched
     rows = sql.fetch(
         f"UPDATE {sql.table(Worker)} SET last_active = %s WHERE worker_id = %s RETURNING disabled",
         [ctx.now, worker_id],
     )
-    if rows:
-        disabled = bool(rows[0][0])
-    else:
-        create_worker(ctx, worker_id)
-        disabled = Worker.objects.filter(pk=worker_id, disabled=True).exists()
-    remember_touched(worker_id, disabled)
-    return disabled
+    return _disabled_or_created(ctx, worker_id, rows)
 
 
 def touched_disabled(worker_id: str) -> bool | None:
@@ -84,6 +77,12 @@ def worker_disabled(ctx: Ctx, worker_id: str) -> bool:
     """After ``touch_statement`` ran without telling: whether the worker is disabled,
     creating it if new (as ``touch_worker_disabled`` does)."""
     rows = sql.fetch(f"SELECT disabled FROM {sql.table(Worker)} WHERE worker_id = %s", [worker_id])
+    return _disabled_or_created(ctx, worker_id, rows)
+
+
+def _disabled_or_created(ctx: Ctx, worker_id: str, rows: list[tuple]) -> bool:
+    """``disabled`` from the worker's row as read (``rows``), or the worker created if
+    it had none; remembered as touched by the running operation."""
     if rows:
         disabled = bool(rows[0][0])
     else:

@@ -244,14 +244,11 @@ def save_fields(
         return
     other, other_columns, rows = also_insert
     _note_insert(other, len(rows))
-    row_marks = "(" + ", ".join(["%s"] * len(other_columns)) + ")"
     prepared = _prep_rows(_columns(other, tuple(other_columns)), rows)
-    names = column_list(other, tuple(other_columns))
+    insert, insert_params = _values_insert(other, other_columns, prepared, "ON CONFLICT DO NOTHING")
     send(
-        f"WITH inserted AS (INSERT INTO {table(other)} ({names}) "
-        f"VALUES {', '.join([row_marks] * len(rows))} ON CONFLICT DO NOTHING) "
-        + _update_sql(model, columns),
-        [*(value for row in prepared for value in row), *values, instance.pk],
+        f"WITH inserted AS ({insert}) {_update_sql(model, columns)}",
+        [*insert_params, *values, instance.pk],
     )
 
 
@@ -372,13 +369,20 @@ def insert_rows(
             )
             return
         for start in range(0, len(prepared), 500):
-            part = prepared[start : start + 500]
-            _run(
-                shared,
-                f"INSERT INTO {table(model)} ({names}) VALUES "
-                f"{', '.join([row_marks] * len(part))} {suffix}",
-                [value for row in part for value in row],
-            )
+            _run(shared, *_values_insert(model, columns, prepared[start : start + 500], suffix))
+
+
+def _values_insert(
+    model: type[models.Model], columns: Sequence[str], prepared: list[list[Any]], suffix: str
+) -> tuple[str, list[Any]]:
+    """One multi-row ``INSERT ... VALUES`` of converted rows (``_prep_rows``), with its
+    parameters."""
+    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    return (
+        f"INSERT INTO {table(model)} ({column_list(model, tuple(columns))}) VALUES "
+        f"{', '.join([row_marks] * len(prepared))} {suffix}",
+        [value for row in prepared for value in row],
+    )
 
 
 def _unnest(pg_types: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[str, list]:
@@ -512,9 +516,7 @@ def load_with(
     rows = fetch(
         f"{prefix}SELECT {select}, {extra} FROM {table(model)} t WHERE {where} {suffix}", params
     )
-    width = len(fields)
-    instances = _instances(model, fields, [row[:width] for row in rows])
-    return [(i, row[width:]) for i, row in zip(instances, rows, strict=True)]
+    return _with_extra(model, fields, rows)
 
 
 def update_returning_with(
@@ -538,6 +540,12 @@ def update_returning_with(
         f"SELECT {columns}, {extra} FROM u {joins}",
         [*params, *extra_params],
     )
+    return _with_extra(model, fields, rows)
+
+
+def _with_extra(model: type[models.Model], fields: list[models.Field], rows: list[tuple]):
+    """(instance, the row's remaining values) for rows whose first columns are
+    ``fields``."""
     width = len(fields)
     instances = _instances(model, fields, [row[:width] for row in rows])
     return [(i, row[width:]) for i, row in zip(instances, rows, strict=True)]

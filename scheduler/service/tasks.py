@@ -173,8 +173,9 @@ def register(ctx: Ctx, r: Registration) -> None:
             task_id, worker_id, touch=ctx
         )
         if disabled is None:  # a new task, or a new worker
-            disabled = worker_disabled(ctx, worker_id)
-        remember_touched(worker_id, disabled)
+            disabled = worker_disabled(ctx, worker_id)  # remembers it
+        else:
+            remember_touched(worker_id, disabled)
     else:
         if disabled is None:
             disabled = touch_worker_disabled(ctx, worker_id)

@@ -547,50 +547,49 @@ def _mark_running(ctx: Ctx, task: Task, worker_id: str) -> None:
     sql.save_fields(task, [*STATUS_FIELDS, "worker_running", "resources_running", "time_running"])
 
 
-def _touch_and_probe(ctx: Ctx, worker_id: str, host: str | None) -> tuple[Worker, tuple | None]:
-    """``_touch_for_work``, and on PostgreSQL, where the worker's row is not touched
-    yet in this operation, the probe's columns (``_probe_columns``) read by the same
-    statement (None where they were not read): one statement fewer per get_work."""
-    scope = operation_scope()
-    cached = scope.data.get(_WORKERS, {}).get(worker_id) if scope is not None else None
-    if cached is None and is_postgres():
-        columns, params = _probe_columns(worker_id)
-        found = sql.update_returning_with(
-            Worker,
-            "last_active = %s, last_get_work = %s, host = %s",
-            "worker_id = %s",
-            [ctx.now, ctx.now, host, worker_id],
-            columns,
-            params,
-            joins=f"LEFT JOIN {sql.table(WorkerCounters)} c ON c.worker_id = u.worker_id",
-        )
-        if found:  # else a new worker: created by _touch_for_work
-            w, probed = found[0]
-            if scope is not None:
-                scope.data.setdefault(_WORKERS, {})[worker_id] = w
-            remember_touched(worker_id, w.disabled)
-            return w, probed
-    return _touch_for_work(ctx, worker_id, host), None
+_TOUCH_FOR_WORK = "last_active = %s, last_get_work = %s, host = %s"
 
 
 def _touch_for_work(ctx: Ctx, worker_id: str, host: str | None) -> Worker:
     """The worker's row with last_active, last_get_work and host set, once per
     operation (report_and_get_work touches it before the report)."""
+    return _touch_and_probe(ctx, worker_id, host, probe=False)[0]
+
+
+def _touch_and_probe(
+    ctx: Ctx, worker_id: str, host: str | None, *, probe: bool = True
+) -> tuple[Worker, tuple | None]:
+    """``_touch_for_work``, and with ``probe`` on PostgreSQL, where the worker's row is
+    not touched yet in this operation, the probe's columns (``_probe_columns``) read by
+    the same statement (None where they were not read): one statement fewer per
+    get_work."""
     scope = operation_scope()
     cache = scope.data.setdefault(_WORKERS, {}) if scope is not None else {}
     w = cache.get(worker_id)
     if w is not None:
-        return w
-    found = sql.update_returning(
-        Worker,
-        "last_active = %s, last_get_work = %s, host = %s",
-        "worker_id = %s",
-        [ctx.now, ctx.now, host, worker_id],
-    )
-    w = found[0] if found else touch_worker(ctx, worker_id, get_work=True, host=host)
+        return w, None
+    params = [ctx.now, ctx.now, host, worker_id]
+    probed = None
+    if probe and is_postgres():
+        columns, extra = _probe_columns(worker_id)
+        found = sql.update_returning_with(
+            Worker,
+            _TOUCH_FOR_WORK,
+            "worker_id = %s",
+            params,
+            columns,
+            extra,
+            joins=f"LEFT JOIN {sql.table(WorkerCounters)} c ON c.worker_id = u.worker_id",
+        )
+        w, probed = found[0] if found else (None, None)
+    else:
+        found = sql.update_returning(Worker, _TOUCH_FOR_WORK, "worker_id = %s", params)
+        w = found[0] if found else None
+    if w is None:  # a new worker
+        w = touch_worker(ctx, worker_id, get_work=True, host=host)
     cache[worker_id] = w
     remember_touched(worker_id, w.disabled)
-    return w
+    return w, probed
 
 
 _WORKERS = __name__ + ".workers"
