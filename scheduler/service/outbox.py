@@ -19,13 +19,13 @@ Inside the transaction a queued change has seq 0 (receivers of
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.db import transaction
 
 from ..models import StatusEvent, Task
 from ..signals import task_status_committed
-from . import sql
+from . import pipelining, sql
 from .base import Ctx, StatusChange, operation_scope
 from .feed import EVENT_FIELDS
 
@@ -53,14 +53,16 @@ def record(ctx: Ctx, changes: Sequence[StatusChange]) -> None:
 def _write(pending: list[tuple[Ctx, StatusChange]]) -> None:
     if not pending:
         return
-    rows = [_row(change) for _, change in pending]
-    ids = _insert(rows)
-    written = []
-    for (ctx, change), seq in zip(pending, ids, strict=True):
-        final = dataclasses.replace(change, seq=seq)
-        ctx.changes.append(final)
-        written.append(final)
-    transaction.on_commit(lambda: _committed(written))
+
+    def numbered(ids: list[int]) -> None:
+        written = []
+        for (ctx, change), seq in zip(pending, ids, strict=True):
+            final = dataclasses.replace(change, seq=seq)
+            ctx.changes.append(final)
+            written.append(final)
+        transaction.on_commit(lambda: _committed(written))
+
+    _insert([_row(change) for _, change in pending], numbered)
 
 
 def _row(change: StatusChange) -> tuple:
@@ -81,8 +83,10 @@ def _row(change: StatusChange) -> tuple:
 VALUES_ROWS = 20
 
 
-def _insert(rows: list[tuple]) -> list[int]:
-    """Insert the rows; their ids, ascending in the order of ``rows``."""
+def _insert(rows: list[tuple], then: Callable[[list[int]], None]) -> None:
+    """Insert the rows; call ``then`` with their ids, ascending in the order of
+    ``rows``. In a pipelined transaction the ids are read when its last sync brings
+    them (with the COMMIT's answer): one wait fewer."""
     table = sql.table(StatusEvent)
     names = sql.column_list(StatusEvent, _COLUMNS)
     if sql.is_postgres() and len(rows) > VALUES_ROWS:
@@ -92,7 +96,7 @@ def _insert(rows: list[tuple]) -> list[int]:
         # VALUES insert of a few rows (planned anew for its array parameters).
         arrays = ", ".join(sql.array_mark(t) for t in _PG_TYPES)
         aliases = ", ".join(f"c{i}" for i in range(len(_PG_TYPES)))
-        found = sql.fetch(
+        _fetch_ids(
             "WITH ids AS (SELECT nextval((SELECT pg_get_serial_sequence(%s, 'id'))::regclass)"
             " AS id FROM generate_series(1, %s)), "
             "numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS k FROM ids) "
@@ -100,14 +104,22 @@ def _insert(rows: list[tuple]) -> list[int]:
             f"JOIN unnest({arrays}) WITH ORDINALITY AS v({aliases}, k) ON v.k = n.k "
             "RETURNING id",
             [table, len(rows), *(list(column) for column in zip(*rows, strict=True))],
+            then,
         )
-        return sorted(row[0] for row in found)
+        return
     # A few rows (a report and the next claim: two): one VALUES list. Both databases
     # insert its rows in the order listed, each taking the next id as it is
     # inserted, so the k-th smallest id returned is the k-th row's (RETURNING's own
     # order is not promised).
     marks = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-    ids: list[int] = []
+    if len(rows) <= VALUES_ROWS:
+        _fetch_ids(
+            f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(rows))} RETURNING id",
+            [value for row in rows for value in row],
+            then,
+        )
+        return
+    ids: list[int] = []  # SQLite, many rows
     for start in range(0, len(rows), VALUES_ROWS):
         part = rows[start : start + VALUES_ROWS]
         found = sql.fetch(
@@ -115,7 +127,17 @@ def _insert(rows: list[tuple]) -> list[int]:
             [value for row in part for value in row],
         )
         ids += sorted(row[0] for row in found)
-    return ids
+    then(ids)
+
+
+def _fetch_ids(statement: str, params: list, then: Callable[[list[int]], None]) -> None:
+    """One INSERT ... RETURNING id; ``then`` gets the ids in ascending order."""
+
+    def sorted_ids(found: list[tuple]) -> None:
+        then(sorted(row[0] for row in found))
+
+    if not pipelining.fetch_after_sync(statement, params, sorted_ids):
+        sorted_ids(sql.fetch(statement, params))
 
 
 def _committed(changes: list[StatusChange]) -> None:

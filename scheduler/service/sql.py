@@ -275,7 +275,7 @@ def save_fields_many(instances: Sequence[models.Model], fields: Sequence[str]) -
         types = _array_types(model, (*fields, pk.name))
     if types is None:
         with cursor(SENDING) as shared:
-            _run(shared, _update_sql(model, columns), rows, many=True)
+            run_deferred(shared, _update_sql(model, columns), rows, many=True)
         return
     names = [f"c{i}" for i in range(len(columns))]
     assignments = ", ".join(
@@ -359,9 +359,11 @@ def insert_rows(
             types = _array_types(model, tuple(columns))
             if types is not None:
                 select, arrays = _unnest(types, prepared)
-                _run(shared, f"INSERT INTO {table(model)} ({names}) {select} {suffix}", arrays)
+                run_deferred(
+                    shared, f"INSERT INTO {table(model)} ({names}) {select} {suffix}", arrays
+                )
                 return
-            _run(
+            run_deferred(
                 shared,
                 f"INSERT INTO {table(model)} ({names}) VALUES {row_marks} {suffix}",
                 prepared,
@@ -369,7 +371,9 @@ def insert_rows(
             )
             return
         for start in range(0, len(prepared), 500):
-            _run(shared, *_values_insert(model, columns, prepared[start : start + 500], suffix))
+            run_deferred(
+                shared, *_values_insert(model, columns, prepared[start : start + 500], suffix)
+            )
 
 
 def _values_insert(
@@ -436,7 +440,7 @@ def insert_returning(
 
 def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     with cursor() as shared:
-        _run(shared, sql, params)  # in a pipeline, fetchall waits for this result
+        run_deferred(shared, sql, params)  # in a pipeline, fetchall waits for this result
         rows = shared.fetchall()
     if len(rows) > KEEP_ROWS:
         forget_cursor()
@@ -454,7 +458,7 @@ def send(sql: str, params: Sequence[Any] = ()) -> None:
     """Run a statement whose outcome the caller does not read. In pipeline mode (see
     ``pipelining``) it goes out without waiting; its errors show at the next wait."""
     with cursor(SENDING) as shared:
-        _run(shared, sql, params)
+        run_deferred(shared, sql, params)
 
 
 #: Set on a cursor while it runs a statement whose result may come later (see
@@ -462,7 +466,9 @@ def send(sql: str, params: Sequence[Any] = ()) -> None:
 DEFERRED = "pipelines_deferred"
 
 
-def _run(shared: Any, sql: str, params: Sequence[Any], many: bool = False) -> None:
+def run_deferred(shared: Any, sql: str, params: Sequence[Any], many: bool = False) -> None:
+    """Run a statement on ``shared`` (a cursor) whose result may come later: in
+    pipeline mode, with the next statement that waits, or the block's last sync."""
     setattr(shared, DEFERRED, True)
     try:
         if many:
@@ -517,6 +523,33 @@ def load_with(
         f"{prefix}SELECT {select}, {extra} FROM {table(model)} t WHERE {where} {suffix}", params
     )
     return _with_extra(model, fields, rows)
+
+
+def lock_with(
+    model: type[models.Model],
+    extra: str,
+    where: str,
+    params: Sequence[Any],
+    *,
+    prefix: str,
+    always: Sequence[str],
+) -> tuple[list[tuple[models.Model, tuple]], tuple]:
+    """``load_with`` of the rows locked FOR UPDATE (PostgreSQL), and the values of the
+    ``always`` expressions (which read the CTEs of ``prefix``, a WITH clause) even
+    when no row matches: the rows are a CTE left-joined to one row."""
+    select, fields = _select_list(model)
+    rows = fetch(
+        f"{prefix.rstrip()}, locked AS MATERIALIZED "
+        f"(SELECT {select}, {extra} FROM {table(model)} t WHERE {where} FOR UPDATE OF t) "
+        f"SELECT locked.*, {', '.join(always)} FROM (VALUES (0)) AS one(x) "
+        "LEFT JOIN locked ON true",
+        params,
+    )
+    width = len(always)
+    values = rows[0][-width:]
+    pk = fields.index(model._meta.pk)
+    found = [row[:-width] for row in rows if row[pk] is not None]
+    return _with_extra(model, fields, found), values
 
 
 def update_returning_with(

@@ -172,7 +172,7 @@ def register(ctx: Ctx, r: Registration) -> None:
         task, linked, stakeholder, has_deps, disabled = _lock_for_registration(
             task_id, worker_id, touch=ctx
         )
-        if disabled is None:  # a new task, or a new worker
+        if disabled is None:  # a new worker
             disabled = worker_disabled(ctx, worker_id)  # remembers it
         else:
             remember_touched(worker_id, disabled)
@@ -323,35 +323,47 @@ def _lock_for_registration(
 ) -> tuple[Task | None, bool, bool, bool, bool | None]:
     """The task row, locked (``lock_task``), with what add_task asks of its links in
     the same statement: is ``worker_id`` one of its runnable workers, one of its
-    stakeholders, has it dependencies. (None, False, False, False, None) for a new
-    task. The answers hold until commit: links and edges are added under the task's
-    row lock, which this statement takes. (Pruning a silent worker removes its links
+    stakeholders, has it dependencies; None and False for a new task. The answers
+    hold until commit: links and edges are added under the task's row lock, which
+    this statement takes. (Pruning a silent worker removes its links
     without that lock; a pruned worker is registered anew by its next call.)
 
     With ``touch`` (PostgreSQL), the same statement sets the worker's last_active
     (``touch_statement``), one statement fewer: the last value is whether the
-    worker is disabled, None where the statement could not tell (no task row, or
-    no worker row). The task's row may then be locked before the worker's: an
-    operator's disable_worker, which holds the worker's row while its recount
-    updates tasks, can meet a registration of that worker in a deadlock, which
-    PostgreSQL breaks and ``operation`` retries."""
-    prefix, params = touch_statement(touch, worker_id) if touch is not None else ("", [])
-    rows = sql.load_with(
-        Task,
+    worker is disabled (for a new task too), None if the worker has no row. The
+    task's row may then be locked before the worker's: an operator's
+    disable_worker, which holds the worker's row while its recount updates tasks,
+    can meet a registration of that worker in a deadlock, which PostgreSQL breaks
+    and ``operation`` retries."""
+    links = (
         f"EXISTS (SELECT 1 FROM {sql.table(RunnableBy)} r "
         "WHERE r.task_id = t.task_id AND r.worker_id = %s), "
         f"EXISTS (SELECT 1 FROM {sql.table(Stakeholder)} s "
         "WHERE s.task_id = t.task_id AND s.worker_id = %s), "
-        f"EXISTS (SELECT 1 FROM {sql.table(Dependency)} d WHERE d.task_id = t.task_id), "
-        + ("(SELECT disabled FROM touched)" if prefix else "NULL"),
-        "t.task_id = %s",
-        [*params, worker_id, worker_id, task_id],
-        suffix="FOR UPDATE OF t" if is_postgres() else "",
-        prefix=prefix,
+        f"EXISTS (SELECT 1 FROM {sql.table(Dependency)} d WHERE d.task_id = t.task_id)"
     )
+    if touch is None:
+        rows = sql.load_with(
+            Task,
+            links,
+            "t.task_id = %s",
+            [worker_id, worker_id, task_id],
+            suffix="FOR UPDATE OF t" if is_postgres() else "",
+        )
+        disabled = None
+    else:
+        prefix, params = touch_statement(touch, worker_id)
+        rows, (disabled,) = sql.lock_with(
+            Task,
+            links,
+            "t.task_id = %s",
+            [*params, worker_id, worker_id, task_id],
+            prefix=prefix,
+            always=["(SELECT disabled FROM touched)"],
+        )
     if not rows:
-        return None, False, False, False, None
-    task, (linked, stakeholder, has_deps, disabled) = rows[0]
+        return None, False, False, False, disabled
+    task, (linked, stakeholder, has_deps) = rows[0]
     return task, bool(linked), bool(stakeholder), bool(has_deps), disabled
 
 

@@ -21,8 +21,11 @@ def _statements(sched, **call) -> list[str]:
     return [q["sql"] for q in captured.captured_queries]
 
 
-# The task row's locking read, after the WITH clause that touches the worker (PostgreSQL).
-_LOCKING_READ = re.compile(r'(WITH touched AS \(UPDATE [^)]*\) )?SELECT "task_id", "family"')
+# The task row's locking read, in a WITH clause after the one that touches the worker
+# (PostgreSQL).
+_LOCKING_READ = re.compile(
+    r'(WITH touched AS \(UPDATE [^)]*\), locked AS MATERIALIZED \()?SELECT "task_id", "family"'
+)
 
 
 def _touching(statements: list[str], table: str) -> list[str]:
@@ -96,6 +99,21 @@ def test_the_locking_read_sets_the_workers_last_active(sched):
     (touching_worker,) = [s for s in statements if '"pipelines_scheduler_worker"' in s]
     assert touching_worker.startswith("WITH touched AS (UPDATE")
     assert Worker.objects.get(pk="W").last_active == sched.now
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("disabled", [False, True])
+def test_a_new_tasks_locking_read_also_tells_whether_the_worker_is_disabled(sched, disabled):
+    sched.add("Other", worker="W")
+    if disabled:
+        sched("disable_worker", worker="W")
+    sched.advance(5)
+    statements = _statements(sched, task_id="New", worker="W", status="PENDING")
+    worker_table = '"pipelines_scheduler_worker"'
+    (touching_worker,) = [s for s in statements if worker_table in s]
+    assert _LOCKING_READ.match(touching_worker)
+    assert Worker.objects.get(pk="W").last_active == sched.now
+    assert sched.status("New") == (None if disabled else "PENDING")
 
 
 def test_a_new_worker_registering_a_known_task_is_created(sched):

@@ -11,11 +11,12 @@ import psycopg
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from scheduler.models import Task, Worker
+from scheduler import rpc
+from scheduler.models import RunnableBy, StatusEvent, Task, Worker
 from scheduler.service import Ctx, sql
 from scheduler.service.base import operation
 from scheduler.service.pipelining import pipeline
-from scheduler.signals import task_status_changed, task_status_changed_many
+from scheduler.signals import task_status_changed, task_status_changed_many, task_status_committed
 
 from . import test_lifecycle, test_report_and_get_work, test_scheduling
 from .conftest import Scheduler
@@ -137,14 +138,133 @@ def test_an_operation_retries_after_a_sent_statement_broke_a_unique_key(transact
     def duplicate_then_update(ctx: Ctx) -> None:
         attempts.append(len(attempts) + 1)
         if len(attempts) == 1:
-            # Fails at the wait before the COMMIT, the only one after it: the
-            # operation runs again.
+            # Fails at the last wait, which carries the COMMIT: the operation runs
+            # again.
             sql.send(f"INSERT INTO {table} SELECT * FROM {table} WHERE worker_id = 'Z'")
         sql.send(f"UPDATE {table} SET last_active = last_active + 1 WHERE worker_id = 'Z'")
 
     duplicate_then_update(Ctx.make())
     assert attempts == [1, 2]
     assert Worker.objects.get(pk="Z").last_active == 1  # the first attempt left nothing
+
+
+@pytest.fixture
+def waits(monkeypatch):
+    """What each pipelined operation waits for: its pipeline's syncs, the flushes
+    with which a cursor fetches a result, and the transaction commands psycopg
+    sends on its own (BEGIN, COMMIT, ROLLBACK)."""
+    from psycopg import _connection_base, _pipeline_base
+
+    seen: list[str] = []
+    enqueue_sync = _pipeline_base.BasePipeline._enqueue_sync
+    fetch_gen = _pipeline_base.BasePipeline._fetch_gen
+    exec_command = _connection_base.BaseConnection._exec_command
+
+    def sync(self):
+        seen.append("sync")
+        return enqueue_sync(self)
+
+    def fetch(self, *, flush):
+        if flush:
+            seen.append("flush")
+        return fetch_gen(self, flush=flush)
+
+    def command(self, command, *args, **kwargs):
+        seen.append(bytes(command).decode().split()[0])
+        return exec_command(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(_pipeline_base.BasePipeline, "_enqueue_sync", sync)
+    monkeypatch.setattr(_pipeline_base.BasePipeline, "_fetch_gen", fetch)
+    monkeypatch.setattr(_connection_base.BaseConnection, "_exec_command", command)
+    return seen
+
+
+def test_begin_commit_and_the_outbox_ids_travel_with_the_statements(committed_sched, waits):
+    sched = committed_sched
+    sched.add("A")  # the worker's row exists from here on
+    ids = list(StatusEvent.objects.values_list("id", flat=True))
+    waits.clear()
+    ctx = sched.ctx()
+    rpc.call("add_task", {"task_id": "B", "worker": "W", "family": "B"}, ctx=ctx)
+    # Two waits: the locking read's result (which also tells whether the worker is
+    # disabled), then the block's last sync, which carries everything else, the
+    # COMMIT and the outbox's ids; no BEGIN of psycopg's (with a sync of its own),
+    # no separate read of the worker, the ids or COMMIT.
+    assert waits == ["flush", "sync", "flush"]
+    assert len(ctx.changes) == 1 and ctx.changes[0].seq > max(ids)
+    assert StatusEvent.objects.get(pk=ctx.changes[0].seq).task_id == "B"
+    waits.clear()
+    sched.add("B")  # no change: the locking read, and the COMMIT
+    assert waits == ["flush", "sync", "flush"]
+    assert Task.objects.get(pk="B").status == "PENDING"
+    assert not connection.in_atomic_block and connection.get_autocommit()
+    assert connection.connection.autocommit
+
+
+def test_committed_receivers_get_the_changes_with_their_ids(committed_sched):
+    got = []
+
+    def note(change, **_):
+        got.append((change.task_id, change.seq, connection.in_atomic_block))
+
+    task_status_committed.connect(note, dispatch_uid="test-pipelining-committed")
+    try:
+        committed_sched.add("A")
+    finally:
+        task_status_committed.disconnect(dispatch_uid="test-pipelining-committed")
+    (event,) = StatusEvent.objects.filter(task_id="A")
+    assert got == [("A", event.id, False)]
+
+
+def test_an_operation_marked_for_rollback_sends_rollback_instead(transactional_db, waits):
+    table = sql.table(Worker)
+
+    @operation(pipelined=True)
+    def write_then_give_up(ctx: Ctx) -> None:
+        sql.send(
+            f"INSERT INTO {table} (worker_id, info, host, started, last_active, disabled, "
+            "messages) VALUES ('Z', '{}', '', 0, 0, false, '[]')"
+        )
+        transaction.set_rollback(True)
+
+    write_then_give_up(Ctx.make())
+    assert "COMMIT" not in waits
+    assert not Worker.objects.filter(pk="Z").exists()
+    assert connection.get_autocommit() and connection.connection.autocommit
+
+
+def test_a_commit_that_fails_raises_and_leaves_nothing(transactional_db):
+    # A deferred foreign key is checked by the COMMIT, which now travels in the
+    # pipeline: its error comes from the block's last sync.
+    committed: list[int] = []
+
+    @operation(pipelined=True)
+    def dangling_link(ctx: Ctx) -> None:
+        transaction.on_commit(lambda: committed.append(1))
+        sql.send(
+            f"INSERT INTO {sql.table(RunnableBy)} (task_id, worker_id) VALUES ('no-task', 'Z')"
+        )
+
+    with pytest.raises(IntegrityError):
+        dangling_link(Ctx.make())
+    assert committed == []
+    assert not RunnableBy.objects.exists()
+    assert connection.get_autocommit() and connection.connection.autocommit
+    Worker.objects.create(worker_id="Y", started=0, last_active=0)  # the connection works
+
+
+def test_the_begin_keeps_the_connections_isolation_level(transactional_db):
+    @operation(pipelined=True)
+    def isolation(ctx: Ctx) -> str:
+        return sql.fetch("SELECT current_setting('transaction_isolation')")[0][0]
+
+    assert isolation(Ctx.make()) == "read committed"
+    connection.ensure_connection()
+    connection.connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    try:
+        assert isolation(Ctx.make()) == "repeatable read"
+    finally:
+        connection.connection.isolation_level = None
 
 
 # Counts the savepoints that a test's own transaction turns operations into.
