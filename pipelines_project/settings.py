@@ -136,6 +136,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
 # statements whose results they do not read without waiting for each. Off for a
 # connection pooler or proxy that does not support the extended protocol's pipelining.
 SCHEDULER_DATABASE_PIPELINE = env.bool("DATABASE_PIPELINE", default=True)
+# PostgreSQL: a registration's COMMIT (add_task PENDING, add_tasks of PENDING tasks)
+# does not wait for its WAL to reach the disk (synchronous_commit off for that
+# transaction; see scheduler.service.pipelining.commit_without_flush).
+SCHEDULER_ASYNC_REGISTRATION_COMMIT = env.bool("DATABASE_ASYNC_REGISTRATION_COMMIT", default=True)
 # PostgreSQL's JIT compiles a query whose estimated cost is high; the recursive
 # queries behind the UPSTREAM_* statuses are estimated far above what they cost (a
 # few ms) and JIT would add hundreds of ms to each. Short OLTP queries never gain.

@@ -42,6 +42,8 @@ from . import sql
 class _State(threading.local):
     #: In a pipeline() block: what to run once its last sync has brought every result.
     after_sync: list[Callable[[], None]] | None = None
+    #: In a pipeline() block that began the transaction.
+    own: bool = False
 
 
 _state = _State()
@@ -69,7 +71,8 @@ def pipeline() -> Iterator[None]:
     )
     if own:
         conn.autocommit = True
-    outer, _state.after_sync = _state.after_sync, []
+    outer = _state.after_sync, _state.own
+    _state.after_sync, _state.own = [], own
     try:
         with db.wrap_database_errors, conn.pipeline() as pipe:
             if own:
@@ -89,7 +92,7 @@ def pipeline() -> Iterator[None]:
         for callback in _state.after_sync:
             callback()
     finally:
-        _state.after_sync = outer
+        _state.after_sync, _state.own = outer
         if own and conn.pgconn.transaction_status == pq.TransactionStatus.IDLE:
             conn.autocommit = False
 
@@ -115,6 +118,21 @@ def fetch_after_sync(
 
     callbacks.append(deliver)
     return True
+
+
+def commit_without_flush() -> None:
+    """Let this transaction's COMMIT return before its WAL reaches the disk
+    (``synchronous_commit`` off for it alone), when the running ``pipeline()`` block
+    began it and the ``SCHEDULER_ASYNC_REGISTRATION_COMMIT`` setting is on.
+
+    For registrations: a PostgreSQL crash (not a restart of it or of the scheduler)
+    may then lose those that committed in the last moment (at most three times
+    ``wal_writer_delay``, 0.6 s by default, and none older than the latest commit
+    that did wait, since the WAL is flushed in order); the database stays
+    consistent, and Luigi's workers register their graphs anew on every run. Claims,
+    reports and operators' actions keep waiting for the disk."""
+    if _state.own and getattr(settings, "SCHEDULER_ASYNC_REGISTRATION_COMMIT", True):
+        sql.send("SET LOCAL synchronous_commit TO off")
 
 
 def _begin(conn: Any) -> bytes:

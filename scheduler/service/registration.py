@@ -33,6 +33,7 @@ from ..status import Status
 from . import counters, outbox, sql
 from .base import Ctx, StatusChange, is_postgres, lock_for_share, logger, operation, require_str
 from .counters import COUNTED
+from .pipelining import commit_without_flush
 from .registry import touch_worker_disabled
 from .sql import chunks
 from .tasks import Registration, parse_add_task, raise_priority, register
@@ -52,6 +53,8 @@ def add_tasks(ctx: Ctx, worker: Any = None, tasks: Any = None, **_: Any) -> dict
     if len(tasks) > MAX_TASKS:
         raise InvalidArgument("tasks", f"{len(tasks)} registrations; at most {MAX_TASKS} per call")
     parsed = [parse_for_worker(f"tasks[{i}]", item, worker_id) for i, item in enumerate(tasks)]
+    if all(r.status == Status.PENDING for r in parsed):
+        commit_without_flush()  # registrations only, no report
     _serialise()
     disabled = touch_worker_disabled(ctx, worker_id)
     start = bulk = one_by_one = 0

@@ -26,6 +26,7 @@ from .base import (
     require_str,
     resource_amounts,
 )
+from .pipelining import commit_without_flush
 from .registry import (
     deps_with_state,
     remember_touched,
@@ -153,7 +154,10 @@ def parse_add_task(
 
 @operation(pipelined=True)
 def add_task(ctx: Ctx, **arguments: Any) -> None:
-    register(ctx, parse_add_task(**arguments))
+    registration = parse_add_task(**arguments)
+    if registration.status == Status.PENDING:
+        commit_without_flush()  # a registration, not a report
+    register(ctx, registration)
 
 
 def register(ctx: Ctx, r: Registration) -> None:

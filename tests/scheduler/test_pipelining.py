@@ -267,6 +267,52 @@ def test_the_begin_keeps_the_connections_isolation_level(transactional_db):
         connection.connection.isolation_level = None
 
 
+@pytest.fixture
+def commit_modes():
+    """synchronous_commit inside the transaction, at every status change."""
+    seen: list[str] = []
+
+    def note(**_):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('synchronous_commit')")
+            seen.append(cursor.fetchone()[0])
+
+    for signal in (task_status_changed, task_status_changed_many):
+        signal.connect(note, dispatch_uid="test-pipelining-commit")
+    yield seen
+    for signal in (task_status_changed, task_status_changed_many):
+        signal.disconnect(dispatch_uid="test-pipelining-commit")
+
+
+def test_registrations_commit_without_waiting_for_the_disk(committed_sched, commit_modes):
+    sched = committed_sched
+    sched.add("A")
+    sched("add_tasks", worker="W", tasks=[{"task_id": "B"}, {"task_id": "C", "deps": ["B"]}])
+    assert commit_modes == ["off", "off"]
+    commit_modes.clear()
+    # Claims, reports, a registration of a finished task and operators' actions wait.
+    assert sched.next_id() in ("A", "B")
+    sched.finish("A")
+    sched.add("D", status="DONE")
+    sched("add_tasks", worker="W", tasks=[{"task_id": "E"}, {"task_id": "F", "status": "DONE"}])
+    sched("mark_as_done", task_id="B")
+    assert commit_modes and set(commit_modes) == {"on"}
+    assert Task.objects.get(pk="A").status == "DONE"
+
+
+def test_the_setting_keeps_registrations_waiting(committed_sched, commit_modes, settings):
+    settings.SCHEDULER_ASYNC_REGISTRATION_COMMIT = False
+    committed_sched.add("A")
+    assert commit_modes == ["on"]
+
+
+def test_inside_an_open_transaction_registrations_wait(committed_sched, commit_modes):
+    with transaction.atomic():
+        committed_sched.add("A")
+        committed_sched.add("B")
+    assert commit_modes == ["on", "on"]
+
+
 # Counts the savepoints that a test's own transaction turns operations into.
 _NEEDS_TEST_TRANSACTION = {"test_the_report_and_the_claim_are_one_transaction"}
 
