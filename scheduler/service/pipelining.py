@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import pq
@@ -85,10 +86,23 @@ def pipeline() -> Iterator[None]:
                         pipe.sync()  # this statement's result, and the errors of any before
                 return result
 
-            with db.execute_wrapper(wait_unless_deferred):
-                yield
-            if own:
-                _control(conn, b"ROLLBACK" if db.needs_rollback else b"COMMIT")
+            try:
+                with db.execute_wrapper(wait_unless_deferred):
+                    yield
+                if own:
+                    _control(conn, b"ROLLBACK" if db.needs_rollback else b"COMMIT")
+            except BaseException:
+                # Collect the results the failure aborted now: psycopg's exit would
+                # raise on them again, and log that error (a WARNING) while ignoring
+                # it, at every retried deadlock or duplicate row. A sync raises the
+                # first error among the results it read, perhaps before the last.
+                for _ in range(3):
+                    try:
+                        pipe.sync()
+                        break
+                    except psycopg.Error:
+                        continue
+                raise
         for callback in _state.after_sync:
             callback()
     finally:
