@@ -513,15 +513,11 @@ def load_with(
     params: Sequence[Any],
     *,
     suffix: str = "",
-    prefix: str = "",
 ) -> list[tuple[models.Model, tuple]]:
     """``load`` with more columns: (instance, the values of ``extra``) for each row.
-    ``extra`` is a select-list fragment; the row's table is aliased ``t``. ``prefix``
-    goes before the SELECT (a WITH clause; its parameters first in ``params``)."""
+    ``extra`` is a select-list fragment; the row's table is aliased ``t``."""
     select, fields = _select_list(model)
-    rows = fetch(
-        f"{prefix}SELECT {select}, {extra} FROM {table(model)} t WHERE {where} {suffix}", params
-    )
+    rows = fetch(f"SELECT {select}, {extra} FROM {table(model)} t WHERE {where} {suffix}", params)
     return _with_extra(model, fields, rows)
 
 
@@ -535,8 +531,9 @@ def lock_with(
     always: Sequence[str],
 ) -> tuple[list[tuple[models.Model, tuple]], tuple]:
     """``load_with`` of the rows locked FOR UPDATE (PostgreSQL), and the values of the
-    ``always`` expressions (which read the CTEs of ``prefix``, a WITH clause) even
-    when no row matches: the rows are a CTE left-joined to one row."""
+    ``always`` expressions (which read the CTEs of ``prefix``, a WITH clause whose
+    parameters come first in ``params``) even when no row matches: the rows are a
+    CTE left-joined to one row."""
     select, fields = _select_list(model)
     rows = fetch(
         f"{prefix.rstrip()}, locked AS MATERIALIZED "
