@@ -4,6 +4,7 @@ transaction's statements in psycopg's pipeline mode on PostgreSQL. These tests c
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 
@@ -37,19 +38,29 @@ def committed_sched(transactional_db):
     assert violations(config=scheduler.config) == []
 
 
+@contextlib.contextmanager
+def _at_every_change(probe):
+    """What ``probe()`` returns at every status change (inside its transaction)."""
+    seen: list = []
+
+    def note(**_):
+        seen.append(probe())
+
+    uid = f"test-pipelining-{probe.__name__}"
+    for signal in (task_status_changed, task_status_changed_many):
+        signal.connect(note, dispatch_uid=uid)
+    try:
+        yield seen
+    finally:
+        for signal in (task_status_changed, task_status_changed_many):
+            signal.disconnect(dispatch_uid=uid)
+
+
 @pytest.fixture
 def modes():
     """The pipeline status of the connection at every status change."""
-    seen: list[bool] = []
-
-    def note(**_):
-        seen.append(_in_pipeline())
-
-    for signal in (task_status_changed, task_status_changed_many):
-        signal.connect(note, dispatch_uid="test-pipelining")
-    yield seen
-    for signal in (task_status_changed, task_status_changed_many):
-        signal.disconnect(dispatch_uid="test-pipelining")
+    with _at_every_change(_in_pipeline) as seen:
+        yield seen
 
 
 def test_registrations_claims_and_reports_run_in_pipeline_mode(committed_sched, modes):
@@ -279,18 +290,14 @@ def test_the_begin_keeps_the_connections_isolation_level(transactional_db):
 @pytest.fixture
 def commit_modes():
     """synchronous_commit inside the transaction, at every status change."""
-    seen: list[str] = []
 
-    def note(**_):
+    def synchronous_commit() -> str:
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_setting('synchronous_commit')")
-            seen.append(cursor.fetchone()[0])
+            return cursor.fetchone()[0]
 
-    for signal in (task_status_changed, task_status_changed_many):
-        signal.connect(note, dispatch_uid="test-pipelining-commit")
-    yield seen
-    for signal in (task_status_changed, task_status_changed_many):
-        signal.disconnect(dispatch_uid="test-pipelining-commit")
+    with _at_every_change(synchronous_commit) as seen:
+        yield seen
 
 
 def test_registrations_commit_without_waiting_for_the_disk(committed_sched, commit_modes):
