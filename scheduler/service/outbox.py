@@ -111,21 +111,13 @@ def _insert(rows: list[tuple], then: Callable[[list[int]], None]) -> None:
     # insert its rows in the order listed, each taking the next id as it is
     # inserted, so the k-th smallest id returned is the k-th row's (RETURNING's own
     # order is not promised).
-    marks = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
     if len(rows) <= VALUES_ROWS:
-        _fetch_ids(
-            f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(rows))} RETURNING id",
-            [value for row in rows for value in row],
-            then,
-        )
+        _fetch_ids(*sql.values_insert(StatusEvent, _COLUMNS, rows, "RETURNING id"), then)
         return
     ids: list[int] = []  # SQLite, many rows
     for start in range(0, len(rows), VALUES_ROWS):
         part = rows[start : start + VALUES_ROWS]
-        found = sql.fetch(
-            f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(part))} RETURNING id",
-            [value for row in part for value in row],
-        )
+        found = sql.fetch(*sql.values_insert(StatusEvent, _COLUMNS, part, "RETURNING id"))
         ids += sorted(row[0] for row in found)
     then(ids)
 

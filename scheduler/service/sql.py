@@ -245,7 +245,7 @@ def save_fields(
     other, other_columns, rows = also_insert
     _note_insert(other, len(rows))
     prepared = _prep_rows(_columns(other, tuple(other_columns)), rows)
-    insert, insert_params = _values_insert(other, other_columns, prepared, "ON CONFLICT DO NOTHING")
+    insert, insert_params = values_insert(other, other_columns, prepared, "ON CONFLICT DO NOTHING")
     send(
         f"WITH inserted AS ({insert}) {_update_sql(model, columns)}",
         [*insert_params, *values, instance.pk],
@@ -372,15 +372,19 @@ def insert_rows(
             return
         for start in range(0, len(prepared), 500):
             run_deferred(
-                shared, *_values_insert(model, columns, prepared[start : start + 500], suffix)
+                shared, *values_insert(model, columns, prepared[start : start + 500], suffix)
             )
 
 
-def _values_insert(
-    model: type[models.Model], columns: Sequence[str], prepared: list[list[Any]], suffix: str
+def values_insert(
+    model: type[models.Model],
+    columns: Sequence[str],
+    prepared: Sequence[Sequence[Any]],
+    suffix: str,
 ) -> tuple[str, list[Any]]:
-    """One multi-row ``INSERT ... VALUES`` of converted rows (``_prep_rows``), with its
-    parameters."""
+    """One multi-row ``INSERT ... VALUES`` of rows of database values (``_prep_rows``
+    converts model values), with its parameters; ``suffix`` ends it (ON CONFLICT,
+    RETURNING)."""
     row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
     return (
         f"INSERT INTO {table(model)} ({column_list(model, tuple(columns))}) VALUES "
