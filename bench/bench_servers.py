@@ -81,6 +81,38 @@ def rss_kb(pid: int) -> dict[str, int]:
     }
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time used so far by pid and its descendants."""
+    return sum(_cpu_ticks(p) for p in [pid, *_children(pid)]) / _TICKS
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time used so far by this machine's PostgreSQL processes (server and
+    backends) that are alive now; 0.0 where there are none (PostgreSQL elsewhere)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if not (entry / "comm").read_text().startswith("postgres"):
+                continue
+        except OSError:
+            continue
+        total += _cpu_ticks(int(entry.name))
+    return total / _TICKS
+
+
 def stop_pid(proc: subprocess.Popen, grace: float = 20.0) -> None:
     """Stop a process this benchmark started: SIGTERM, then SIGKILL."""
     if proc.poll() is not None:

@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,8 @@ from bench_servers import (
     LuigidServer,
     OurServer,
     ServerError,
+    cpu_seconds,
+    postgres_cpu_seconds,
     stop_pid,
 )
 
@@ -391,6 +394,8 @@ def dag_phase(server, args, workdir: Path, result: ServerResult) -> None:
     log(f"{result.label}: DAG of {n_tasks} tasks, {args.workers} luigi processes")
     procs = []
     log_files = []
+    on_postgres = getattr(server, "db", None) == "postgres"
+    cpu_before = _dag_cpu(server, on_postgres)
     start = time.perf_counter()
     for i in range(args.workers):
         path = workdir / f"luigi-worker-{result.label}-{i}.log"
@@ -447,6 +452,7 @@ def dag_phase(server, args, workdir: Path, result: ServerResult) -> None:
         probe_stuck_dag(server, result)
     for _, handle in log_files:
         handle.close()
+    cpu = {k: v - cpu_before[k] for k, v in _dag_cpu(server, on_postgres).items()}
 
     files = list(out_dir.rglob("*.txt"))
     runners: dict[str, int] = {}
@@ -484,8 +490,23 @@ def dag_phase(server, args, workdir: Path, result: ServerResult) -> None:
         "happy_summaries": happy,
         "timed_out": timed_out,
         "root_done_s": root_done_s,
+        "cpu_s": cpu,
     }
     log(f"{result.label}: DAG wall {wall:.1f}s, {result.dag['tasks_per_s']:.1f} tasks/s")
+
+
+def _dag_cpu(server, on_postgres: bool) -> dict[str, float]:
+    """CPU seconds used so far by the server, PostgreSQL (when the server uses it
+    here) and the finished children of this process: the DAG run's luigi workers
+    once they have ended (the server is a child too, but runs on)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = {
+        "server": cpu_seconds(server.pid),
+        "luigi_workers": children.ru_utime + children.ru_stime,
+    }
+    if on_postgres:
+        cpu["postgres"] = postgres_cpu_seconds()
+    return cpu
 
 
 def probe_stuck_dag(server, result: ServerResult) -> None:
@@ -673,6 +694,9 @@ def build_rows(results: dict[str, ServerResult], args) -> list[tuple[str, Any, A
             2,
         )
         add("DAG tasks/s", ("dag", "tasks_per_s"), 1)
+        add("DAG CPU: server process (s)", ("dag", "cpu_s", "server"), 1)
+        add("DAG CPU: PostgreSQL processes (s)", ("dag", "cpu_s", "postgres"), 1)
+        add("DAG CPU: luigi worker processes (s)", ("dag", "cpu_s", "luigi_workers"), 1)
     table = []
     for label, digits, (theirs, mine) in rows:
         ratio = _ratio(mine, theirs) if luigid is not None else "-"
