@@ -6,6 +6,11 @@ readiness counters of its dependants right, and emits the transition signals.
 
 from __future__ import annotations
 
+import functools
+import logging
+
+from django.db import transaction
+
 from .. import policy
 from ..models import Dependency, Task
 from ..signals import task_status_changed
@@ -128,14 +133,7 @@ def set_status(
     if new_status != old_status:
         task.status = new_status
         task.updated = ctx.now
-        logger.info(
-            "task %s: %s -> %s (%s%s)",
-            task.task_id,
-            old_status or "new",
-            new_status,
-            cause,
-            f", worker {worker}" if worker else "",
-        )
+        _log_when_committed(task.task_id, old_status, new_status, cause, worker)
     if new_status == Status.FAILED:
         task.retry_at = ctx.now + config.retry_delay
         if remove_on_failure:
@@ -148,6 +146,25 @@ def set_status(
         if (old_status == Status.DONE) != (new_status == Status.DONE):
             _done_changed(task.task_id, new_status == Status.DONE)
         emit(ctx, task, old_status, new_status, cause, worker=worker, host=host, user=user)
+
+
+def _log_when_committed(
+    task_id: str, old_status: str, new_status: str, cause: str, worker: str | None
+) -> None:
+    """Log the change once its transaction has committed: an attempt that rolls back
+    (two workers registering one new task at once, a deadlock retried) logs nothing."""
+    if logger.isEnabledFor(logging.INFO):
+        transaction.on_commit(
+            functools.partial(
+                logger.info,
+                "task %s: %s -> %s (%s%s)",
+                task_id,
+                old_status or "new",
+                new_status,
+                cause,
+                f", worker {worker}" if worker else "",
+            )
+        )
 
 
 def clear_disable(task: Task) -> None:

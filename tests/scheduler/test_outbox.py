@@ -131,3 +131,34 @@ def test_a_few_changes_or_many_take_seqs_in_the_order_made(sched, count):
     rows = _outbox()
     assert [r[1] for r in rows] == names
     assert [(c.seq, c.task_id) for c in ctx.changes] == [(r[0], r[1]) for r in rows]
+
+
+def _change_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if " -> " in r.getMessage()]
+
+
+def test_a_status_change_is_logged_once_its_transaction_commits(
+    sched, caplog, django_capture_on_commit_callbacks
+):
+    caplog.set_level("INFO", logger="scheduler")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        sched.add("A_1")
+        assert _change_lines(caplog) == []  # not before the commit
+    assert callbacks
+    assert _change_lines(caplog) == ["task A_1: new -> PENDING (add_task, worker W)"]
+
+
+def test_a_status_change_rolled_back_is_not_logged(sched, caplog):
+    """A rolled-back attempt (e.g. the loser of two first registrations of a task,
+    which then runs again) leaves no line claiming a change that did not happen."""
+    caplog.set_level("INFO", logger="scheduler")
+
+    @operation
+    def register_then_fail(ctx):
+        rpc.call("add_task", {"task_id": "A_1", "worker": "W"}, ctx=ctx)
+        raise IntegrityError("as if another transaction had created the row")
+
+    with pytest.raises(IntegrityError):
+        register_then_fail(sched.ctx())
+    assert _change_lines(caplog) == []
+    assert sched.status("A_1") is None
